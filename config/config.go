@@ -1,0 +1,93 @@
+// Package config is the one configuration of a Liveloop server: every
+// setting with its default and unit, the command-line flags that set them,
+// and validation that reports every problem at once.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"time"
+)
+
+// Config is the configuration of `liveloop serve`.
+type Config struct {
+	// HTTPAddr is the host:port of the HTTP server (pages, API, playback).
+	// Port 0 picks a free port. Default 127.0.0.1:8080.
+	HTTPAddr string
+	// RTMPAddr is the host:port of the RTMP ingest. Default 127.0.0.1:1935.
+	RTMPAddr string
+	// DataDir holds persistent state. Default ./data.
+	DataDir string
+	// Demo publishes the built-in test stream "demo".
+	Demo bool
+	// Open lets any publish key publish to the stream of that name (the
+	// development rule). Default true.
+	Open bool
+	// GracePeriod is how long a stream whose publisher dropped keeps its
+	// viewers waiting for the publisher to return. Default 10 s.
+	GracePeriod time.Duration
+	// RefuseTakeover refuses a second publisher on a live stream instead
+	// of letting it replace the first (an encoder reconnecting after a
+	// network fault needs takeover to get back in). Default false.
+	RefuseTakeover bool
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string
+	// LogFormat is text or json. Default text.
+	LogFormat string
+}
+
+// Default returns the defaults.
+func Default() Config {
+	return Config{
+		HTTPAddr:    "127.0.0.1:8080",
+		RTMPAddr:    "127.0.0.1:1935",
+		DataDir:     "./data",
+		Open:        true,
+		GracePeriod: 10 * time.Second,
+		LogLevel:    "info",
+		LogFormat:   "text",
+	}
+}
+
+// RegisterFlags binds c's fields to flags of fs, with c's values as the
+// defaults.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.HTTPAddr, "http", c.HTTPAddr, "HTTP listen address `host:port` (port 0 picks a free port)")
+	fs.StringVar(&c.RTMPAddr, "rtmp", c.RTMPAddr, "RTMP ingest listen address `host:port` (port 0 picks a free port)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for persistent state")
+	fs.BoolVar(&c.Demo, "demo", c.Demo, "publish the built-in test stream \"demo\"")
+	fs.BoolVar(&c.Open, "open", c.Open, "let any publish key publish to the stream of that name")
+	fs.DurationVar(&c.GracePeriod, "grace", c.GracePeriod, "how long viewers wait for a dropped publisher to return")
+	fs.BoolVar(&c.RefuseTakeover, "refuse-takeover", c.RefuseTakeover, "refuse a second publisher on a live stream instead of replacing the first")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
+}
+
+// Validate reports every problem with c, joined.
+func (c *Config) Validate() error {
+	var errs []error
+	for _, a := range []struct{ name, addr string }{{"http", c.HTTPAddr}, {"rtmp", c.RTMPAddr}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("--%s %q: want host:port", a.name, a.addr))
+		}
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	if c.GracePeriod < 0 {
+		errs = append(errs, fmt.Errorf("--grace %v: must not be negative", c.GracePeriod))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}

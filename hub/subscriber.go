@@ -1,0 +1,186 @@
+package hub
+
+import (
+	"context"
+	"time"
+)
+
+// maxBatch bounds the packets one Next call returns.
+const maxBatch = 128
+
+// Subscriber reads a stream's packets from the shared ring at its own pace.
+// A Subscriber is used by one goroutine.
+type Subscriber struct {
+	stream *Stream
+	cursor uint64 // Seq of the next packet to return
+	// waitKey: skip packets until one a decoder can start from.
+	waitKey bool
+	state   State
+	skips   uint64
+	closed  bool
+	buf     []*Packet
+}
+
+// Batch is what one Next call returns.
+type Batch struct {
+	// Packets in stream order, valid until the next call to Next. The first
+	// packet after a skip, or under a new TrackSet, is a keyframe.
+	Packets []*Packet
+	// State is the stream's state now.
+	State State
+	// Skipped counts the packets skipped just before these because the
+	// subscriber had fallen too far behind.
+	Skipped uint64
+}
+
+func (s *Stream) subscribe() (*Subscriber, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == StateEnded {
+		return nil, ErrEnded
+	}
+	sub := &Subscriber{stream: s, buf: make([]*Packet, 0, 16)}
+	if s.gop != 0 && s.atLocked(s.gop) != nil {
+		sub.cursor = s.gop // fast start: from the newest keyframe
+	} else {
+		sub.cursor = s.next
+		sub.waitKey = s.gop != 0
+	}
+	s.subs++
+	s.hub.stats.subscribers.Add(1)
+	return sub, nil
+}
+
+// Skips returns how many times this subscriber skipped to a keyframe.
+func (sub *Subscriber) Skips() uint64 { return sub.skips }
+
+// Close releases the subscriber.
+func (sub *Subscriber) Close() {
+	s := sub.stream
+	s.mu.Lock()
+	if !sub.closed {
+		sub.closed = true
+		s.subs--
+		s.hub.stats.subscribers.Add(-1)
+	}
+	s.mu.Unlock()
+}
+
+// Next returns the next packets, waiting until there are some, the stream's
+// state changes, or ctx is done. After the stream has ended it returns
+// ErrEnded.
+//
+// Next coalesces a video stream's audio with the video frame that follows it,
+// so that a writer makes one write per video frame; audio waits at most
+// Config.AudioHold for its video frame.
+func (sub *Subscriber) Next(ctx context.Context) (Batch, error) {
+	s := sub.stream
+	cfg := &s.hub.cfg
+	var holdTimer <-chan struct{}
+	for {
+		s.mu.Lock()
+		if s.state == StateEnded {
+			s.mu.Unlock()
+			return Batch{State: StateEnded}, ErrEnded
+		}
+		b := Batch{State: s.state}
+		b.Skipped = sub.catchUpLocked()
+		hold := sub.collectLocked(s.hub.clock.Now(), cfg.AudioHold)
+		b.Packets = sub.buf
+		notify := s.notify
+		changed := b.State != sub.state
+		sub.state = b.State
+		s.mu.Unlock()
+
+		if len(b.Packets) > 0 || changed || b.Skipped > 0 {
+			return b, nil
+		}
+		if hold > 0 && holdTimer == nil {
+			ch := make(chan struct{})
+			stop := s.hub.clock.AfterFunc(hold, func() { close(ch) })
+			defer stop()
+			holdTimer = ch
+		}
+		select {
+		case <-notify:
+		case <-holdTimer:
+			holdTimer = nil
+		case <-ctx.Done():
+			return Batch{}, ctx.Err()
+		}
+	}
+}
+
+// catchUpLocked moves a subscriber that fell too far behind to the newest
+// keyframe, returning the number of packets skipped.
+func (sub *Subscriber) catchUpLocked() uint64 {
+	s := sub.stream
+	if sub.cursor >= s.next {
+		return 0
+	}
+	cur := s.atLocked(sub.cursor)
+	lagging := cur == nil // overwritten: the ring went round
+	if !lagging {
+		newest := s.atLocked(s.next - 1)
+		lagging = newest.Frame.Wall.Sub(cur.Frame.Wall) > s.hub.cfg.MaxLag
+	}
+	if !lagging {
+		return 0
+	}
+	from := sub.cursor
+	if s.gop > sub.cursor && s.atLocked(s.gop) != nil {
+		sub.cursor = s.gop
+		sub.waitKey = false
+	} else {
+		// No newer keyframe yet: drop what is queued and start at the next.
+		sub.cursor = s.next
+		sub.waitKey = true
+	}
+	sub.skips++
+	s.hub.stats.skips.Add(1)
+	return sub.cursor - from
+}
+
+// collectLocked fills sub.buf with the packets to return now. If it holds
+// back trailing audio for the next video frame it returns how long until
+// that audio must go anyway.
+func (sub *Subscriber) collectLocked(now time.Time, audioHold time.Duration) time.Duration {
+	s := sub.stream
+	sub.buf = sub.buf[:0]
+	lastVideo := -1
+	for sub.cursor+uint64(len(sub.buf)) < s.next && len(sub.buf) < maxBatch {
+		seq := sub.cursor + uint64(len(sub.buf))
+		p := s.atLocked(seq)
+		if sub.waitKey {
+			if !startsDecoding(p) {
+				sub.cursor++
+				continue
+			}
+			sub.waitKey = false
+		}
+		sub.buf = append(sub.buf, p)
+		if p.Video {
+			lastVideo = len(sub.buf) - 1
+		}
+	}
+	var hold time.Duration
+	if n := len(sub.buf); n > 0 && lastVideo < n-1 && sub.buf[n-1].Tracks.Video >= 0 && n < maxBatch {
+		// Trailing audio of a stream with video: send it with the next
+		// video frame unless it has waited long enough.
+		firstHeld := sub.buf[lastVideo+1]
+		if waited := now.Sub(firstHeld.Frame.Wall); waited < audioHold {
+			sub.buf = sub.buf[:lastVideo+1]
+			hold = audioHold - waited
+		}
+	}
+	sub.cursor += uint64(len(sub.buf))
+	return hold
+}
+
+// startsDecoding reports whether a subscriber can start at p.
+func startsDecoding(p *Packet) bool {
+	if p.Tracks.Video >= 0 {
+		return p.Video && p.Frame.Key
+	}
+	return p.Frame.Key
+}

@@ -1,0 +1,193 @@
+// Package server assembles a Liveloop node: the hub, the ingest servers,
+// the delivery handlers, the pages and the API on one HTTP server, with one
+// life cycle.
+//
+// Life cycle: New binds every listener (so the chosen addresses are known
+// and logged before anything runs); Run serves until its context is done,
+// then stops taking new work, ends every session and returns once every
+// goroutine it started has ended.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/liveloop/liveloop/config"
+	"github.com/liveloop/liveloop/deliver/ws"
+	"github.com/liveloop/liveloop/demo"
+	"github.com/liveloop/liveloop/hub"
+	"github.com/liveloop/liveloop/ingest/rtmp"
+	"github.com/liveloop/liveloop/media"
+	"github.com/liveloop/liveloop/web"
+)
+
+// Version is the server's version, set at build time with
+// -ldflags "-X github.com/liveloop/liveloop/server.Version=...".
+var Version = "dev"
+
+// Server is one Liveloop node.
+type Server struct {
+	cfg  config.Config
+	log  *slog.Logger
+	hub  *hub.Hub
+	rtmp *rtmp.Server
+	ws   *ws.Handler
+	http *http.Server
+	ln   net.Listener
+	clip *demo.Clip
+}
+
+// New builds a server from cfg and binds its listeners.
+func New(cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("server: data dir: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log}
+	s.hub = hub.New(hub.Config{GracePeriod: cfg.GracePeriod, RefuseTakeover: cfg.RefuseTakeover}, log.With("component", "hub"), nil)
+	if cfg.Demo {
+		clip, err := demo.Builtin()
+		if err != nil {
+			return nil, err
+		}
+		s.clip = clip
+	}
+	var err error
+	s.rtmp, err = rtmp.New(rtmp.Config{
+		Addr:    cfg.RTMPAddr,
+		Publish: s.publish,
+		Logger:  log.With("component", "rtmp"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.ln, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		s.rtmp.Run(canceled())
+		return nil, fmt.Errorf("server: listen http: %w", err)
+	}
+	s.ws = ws.New(ws.Config{Hub: s.hub, Logger: log.With("component", "ws")})
+	s.http = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+func canceled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// publish is the hub side of every ingest: it opens a publishing session.
+func (s *Server) publish(stream string) (media.Sink, error) {
+	return s.hub.Publish(stream)
+}
+
+// HTTPAddr returns the address the HTTP server listens on.
+func (s *Server) HTTPAddr() net.Addr { return s.ln.Addr() }
+
+// RTMPAddr returns the address the RTMP ingest listens on.
+func (s *Server) RTMPAddr() net.Addr { return s.rtmp.Addr() }
+
+// Hub returns the server's hub.
+func (s *Server) Hub() *hub.Hub { return s.hub }
+
+// Run serves until ctx is done, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	s.log.Info("liveloop serving",
+		"version", Version,
+		"http", "http://"+s.HTTPAddr().String(),
+		"rtmp", "rtmp://"+s.RTMPAddr().String()+"/live/{key}",
+		"demo", s.cfg.Demo)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := s.rtmp.Run(ctx); err != nil {
+			errc <- fmt.Errorf("rtmp: %w", err)
+			cancel()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+			cancel()
+		}
+	}()
+	if s.clip != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			demo.Run(ctx, s.clip, demo.StreamName, s.publish, s.log.With("component", "demo"))
+		}()
+		s.log.Info("demo stream publishing", "watch", "http://"+s.HTTPAddr().String()+"/watch/"+demo.StreamName)
+	}
+
+	<-ctx.Done()
+	s.log.Info("shutting down")
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	err := s.http.Shutdown(shutdownCtx)
+	s.ws.Close()
+	s.hub.Close()
+	wg.Wait()
+	close(errc)
+	errs := []error{err}
+	for e := range errc {
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+// routes builds the HTTP routing table.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	assets, err := fs.Sub(web.Dist, "dist")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	mux.Handle("GET /ws/{stream...}", s.ws)
+	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assets)))
+	mux.HandleFunc("GET /watch/{stream...}", page(assets, "watch.html"))
+	mux.HandleFunc("GET /{$}", page(assets, "index.html"))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.Handle("GET /metrics", s.metricsHandler())
+	mux.HandleFunc("GET /api/v1/streams", s.listStreams)
+	mux.HandleFunc("GET /api/v1/streams/{stream...}", s.getStream)
+	return mux
+}
+
+// page serves one HTML file of the web assets.
+func page(assets fs.FS, name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, err := fs.ReadFile(assets, name)
+		if err != nil {
+			http.Error(w, "page missing from build", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Write(b)
+	}
+}

@@ -1,0 +1,53 @@
+/**
+ * Reads what the watch page plays from its URL: /watch/{stream}?proto=ws|webrtc|hls.
+ * Pure, so it is unit-tested.
+ */
+import type { TransportKind } from '../player/transport.js';
+
+/** Transports this build of the player implements, best first. */
+export const AVAILABLE_TRANSPORTS: readonly TransportKind[] = ['ws'];
+
+export interface WatchTarget {
+  /** The stream name (decoded). */
+  stream: string;
+  /** The transport to use. */
+  transport: TransportKind;
+  /** What ?proto asked for, if anything (may be unavailable). */
+  requested: string | undefined;
+  /** A note for the viewer when the request could not be honoured. */
+  note: string | undefined;
+}
+
+/** Parses a watch page URL's path and query. */
+export function parseWatchLocation(pathname: string, search: string, fallbackStream = 'demo'): WatchTarget {
+  const m = /^\/watch\/(.+?)\/?$/.exec(pathname);
+  let stream = fallbackStream;
+  const q = new URLSearchParams(search);
+  if (m && m[1]) {
+    try {
+      stream = decodeURIComponent(m[1]);
+    } catch {
+      stream = m[1];
+    }
+  } else if (q.get('stream')) {
+    stream = q.get('stream')!;
+  }
+  const requested = q.get('proto') ?? undefined;
+  let transport: TransportKind = AVAILABLE_TRANSPORTS[0]!;
+  let note: string | undefined;
+  if (requested) {
+    if ((AVAILABLE_TRANSPORTS as readonly string[]).includes(requested)) transport = requested as TransportKind;
+    else note = `transport "${requested}" is not available yet; playing over ${transport}`;
+  }
+  return { stream, transport, requested, note };
+}
+
+/** Formats a number of bits per second as kbit/s. */
+export function formatKbps(bps: number): string {
+  return `${Math.round(bps / 1000).toLocaleString('en-US')} kbit/s`;
+}
+
+/** Formats seconds as whole milliseconds, or a dash for null. */
+export function formatMs(seconds: number | null): string {
+  return seconds === null || !Number.isFinite(seconds) ? '–' : `${Math.round(seconds * 1000)} ms`;
+}

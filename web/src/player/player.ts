@@ -1,0 +1,627 @@
+/**
+ * Player plays one live stream in a <video> element with the lowest latency
+ * the network allows.
+ *
+ * Life cycle: new Player(video, {stream}) → play() → ... → stop(). play()
+ * connects (WebSocket transport today), feeds the fMP4 it receives to MSE,
+ * jumps to the live edge and keeps playback there (live-edge controller),
+ * reconnects with backoff when the connection drops or the stream is not
+ * live yet (keeping the same <video> and MediaSource when it can), and
+ * reports its state, statistics, errors and cues as events:
+ *
+ *   'state'  PlayerState   idle → connecting → buffering → playing ⇄ stalled,
+ *                          waiting (publisher gone), offline (not live, retrying),
+ *                          reconnecting, ended, stopped, error (fatal)
+ *   'stats'  PlayerStats   once a second while playing
+ *   'error'  PlayerError   fatal: false for problems the player recovers from
+ *   'cue'    Cue           when the frame with the cue's media time is shown
+ */
+import { Backoff, type BackoffOptions } from './backoff.js';
+import { BitrateMeter } from './bitrate.js';
+import { ClockSync } from './clock-sync.js';
+import { CueScheduler, type Cue } from './cues.js';
+import { Emitter } from './events.js';
+import { parseInitTracks, scanSegment, type SegmentScan, type TrackFragment } from './fmp4.js';
+import { LiveEdgeController, type LiveEdgeOptions } from './live-edge.js';
+import type { InitMessage, TrackInfo } from './messages.js';
+import { mediaSourceCtor, MseSink } from './mse-sink.js';
+import { StallDetector } from './stall.js';
+import { chooseTimestampOffset, latencySeconds, WallClockMap, type FirstMedia, type Range } from './timeline.js';
+import type { CloseInfo, Transport, TransportKind, TransportListener } from './transport.js';
+import { wsURL, WsTransport } from './ws-transport.js';
+
+export type PlayerState =
+  | 'idle'
+  | 'connecting'
+  | 'buffering'
+  | 'playing'
+  | 'stalled'
+  | 'waiting'
+  | 'offline'
+  | 'reconnecting'
+  | 'ended'
+  | 'stopped'
+  | 'error';
+
+export interface PlayerOptions {
+  /** Stream name, as in /ws/{stream}. */
+  stream: string;
+  /** Server base URL (http(s) or ws(s)). Default: the page's origin. */
+  baseURL?: string;
+  /** Target buffer ahead of the playhead, seconds. Default 0.15. */
+  targetLatency?: number;
+  /** Further behind the live edge than this, seek, seconds. Default 1.5. */
+  maxLag?: number;
+  /** Transport. Only 'ws' exists today; the others throw a TypeError. */
+  transport?: TransportKind;
+  /** Seconds of media kept behind the playhead. Default 20. */
+  backBuffer?: number;
+  /** Fine tuning of the live-edge controller. */
+  liveEdge?: LiveEdgeOptions;
+  /** Fine tuning of the reconnect backoff. */
+  backoff?: BackoffOptions;
+}
+
+export interface PlayerStats {
+  /** Seconds from ingest to the frame on screen; null until known. */
+  latency: number | null;
+  /** Seconds from play() to the first frame shown; null until then. */
+  startupTime: number | null;
+  /** Stalls since play(). */
+  stalls: number;
+  /** Total stalled time, seconds. */
+  stallTime: number;
+  /** Received bits per second (2 s moving window). */
+  bitrate: number;
+  width: number;
+  height: number;
+  /** Buffered media ahead of the playhead, seconds. */
+  bufferedAhead: number;
+  playbackRate: number;
+  droppedFrames: number;
+  totalFrames: number;
+  transport: TransportKind;
+  state: PlayerState;
+  /** Reconnects since play(). */
+  reconnects: number;
+  /** Round trip of the best clock sample, ms; null until known. */
+  rtt: number | null;
+  /** video.currentTime, seconds. */
+  currentTime: number;
+}
+
+export interface PlayerError {
+  /** not_found, server_shutdown, bad_request, protocol_error, media_error, autoplay_blocked, unsupported, ... */
+  code: string;
+  message: string;
+  /** True when the player gave up (state 'error'). */
+  fatal: boolean;
+}
+
+export interface PlayerEvents {
+  state: PlayerState;
+  stats: PlayerStats;
+  error: PlayerError;
+  cue: Cue;
+}
+
+const TICK_MS = 100;
+/** Media messages held at most while waiting for a new connection's first prft. */
+const MAX_HELD = 32;
+const STATS_MS = 1000;
+
+type VideoWithRVFC = HTMLVideoElement & {
+  requestVideoFrameCallback?: (cb: (now: number, md: { mediaTime: number }) => void) => number;
+  cancelVideoFrameCallback?: (handle: number) => void;
+};
+
+export class Player extends Emitter<PlayerEvents> {
+  readonly video: HTMLVideoElement;
+  readonly options: Readonly<PlayerOptions>;
+
+  private _state: PlayerState = 'idle';
+  private readonly clock = new ClockSync();
+  private readonly wall = new WallClockMap();
+  private readonly cues = new CueScheduler();
+  private readonly live: LiveEdgeController;
+  private readonly stall = new StallDetector();
+  private readonly bitrate = new BitrateMeter();
+  private readonly backoff: Backoff;
+
+  private transport: Transport | undefined;
+  private sink: MseSink | undefined;
+  private generation = 0;
+  private tracks = new Map<number, TrackInfo>();
+  private videoTrackId: number | undefined;
+  private newConnection = true;
+  private held: { data: Uint8Array; scan: SegmentScan | undefined }[] = [];
+  private gotMedia = false;
+  private publisher: 'live' | 'waiting' | 'ended' | undefined;
+
+  private running = false;
+  private started = false;
+  private playStartedAt = 0;
+  private startupTime: number | null = null;
+  private reconnects = 0;
+  private lastFrame: { mediaTime: number; at: number } | undefined;
+  private autoplayBlocked = false;
+  private lastPlayAttempt = -Infinity;
+
+  private tickTimer: ReturnType<typeof setInterval> | undefined;
+  private statsTimer: ReturnType<typeof setInterval> | undefined;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private rvfcHandle: number | undefined;
+
+  private playPromise: Promise<void> | undefined;
+  private settlePlay: { resolve: () => void; reject: (e: Error) => void } | undefined;
+
+  constructor(video: HTMLVideoElement, opts: PlayerOptions) {
+    super();
+    if (!opts || typeof opts.stream !== 'string' || opts.stream === '') throw new TypeError('Player: options.stream is required');
+    if (opts.transport !== undefined && opts.transport !== 'ws') {
+      throw new TypeError(`Player: transport ${String(opts.transport)} is not available`);
+    }
+    this.video = video;
+    this.options = { ...opts };
+    this.live = new LiveEdgeController({
+      target: opts.targetLatency ?? 0.15,
+      ...(opts.maxLag !== undefined ? { maxLag: opts.maxLag } : {}),
+      ...opts.liveEdge,
+    });
+    this.backoff = new Backoff(opts.backoff);
+  }
+
+  /** The current state. */
+  get state(): PlayerState {
+    return this._state;
+  }
+
+  /**
+   * Starts playing. Resolves when the first frame is shown; rejects when
+   * the player is stopped first or fails for good (e.g. no MSE, unsupported
+   * codec). While the stream is not live the player keeps retrying and the
+   * promise stays pending.
+   */
+  play(): Promise<void> {
+    if (this.running && this.playPromise) return this.playPromise;
+    this.running = true;
+    this.playPromise = new Promise<void>((resolve, reject) => {
+      this.settlePlay = { resolve, reject };
+    });
+    this.playPromise.catch(() => {
+      /* handled by whoever awaits play(); never an unhandled rejection */
+    });
+    this.playStartedAt = performance.now();
+    this.started = false;
+    this.startupTime = null;
+    this.reconnects = 0;
+    this.stall.reset();
+    this.bitrate.reset();
+    this.backoff.reset();
+    if (!mediaSourceCtor()) {
+      this.fail('unsupported', 'this browser has no Media Source Extensions');
+      return this.playPromise;
+    }
+    this.addVideoListeners();
+    this.resetMedia();
+    this.setState('connecting');
+    this.connect();
+    this.tickTimer = setInterval(() => this.tick(), TICK_MS);
+    this.statsTimer = setInterval(() => this.emit('stats', this.stats()), STATS_MS);
+    this.requestFrame();
+    return this.playPromise;
+  }
+
+  /** Stops playing, closes the connection and detaches from the video. */
+  stop(): void {
+    if (!this.running) return;
+    this.teardown();
+    this.setState('stopped');
+    this.settlePlay?.reject(new Error('stopped'));
+    this.settlePlay = undefined;
+  }
+
+  /** A snapshot of the playback statistics. */
+  stats(): PlayerStats {
+    const v = this.video;
+    const now = performance.now();
+    const q = typeof v.getVideoPlaybackQuality === 'function' ? v.getVideoPlaybackQuality() : undefined;
+    const range = this.currentRange(this.sink?.buffered() ?? []);
+    return {
+      latency: this.latency(now),
+      startupTime: this.startupTime,
+      stalls: this.stall.stalls,
+      stallTime: this.stall.stallTime(now),
+      bitrate: Math.round(this.bitrate.bitsPerSecond(now)),
+      width: v.videoWidth,
+      height: v.videoHeight,
+      bufferedAhead: range ? Math.max(0, range[1] - v.currentTime) : 0,
+      playbackRate: v.playbackRate,
+      droppedFrames: q?.droppedVideoFrames ?? 0,
+      totalFrames: q?.totalVideoFrames ?? 0,
+      transport: 'ws',
+      state: this._state,
+      reconnects: this.reconnects,
+      rtt: this.clock.rtt ?? null,
+      currentTime: v.currentTime,
+    };
+  }
+
+  // --- connection ---------------------------------------------------------
+
+  private connect(): void {
+    this.reconnectTimer = undefined;
+    const gen = ++this.generation;
+    this.newConnection = true;
+    this.held = [];
+    this.gotMedia = false;
+    const base = this.options.baseURL ?? (typeof location !== 'undefined' ? location.origin : 'http://localhost');
+    const ok = () => gen === this.generation && this.running;
+    const listener: TransportListener = {
+      onOpen: () => undefined,
+      onHello: (_stream, serverTime, at) => ok() && this.clock.addCoarse(serverTime, at),
+      onInit: (init, seg) => ok() && this.onInit(init, seg),
+      onMedia: (data, at) => ok() && this.onMedia(data, at),
+      onStatus: (state) => ok() && this.onStatus(state),
+      onPong: (clientTime, serverTime, at) => ok() && this.clock.addSample(clientTime, serverTime, at),
+      onCue: (cue) => ok() && this.addCue({ ...cue, mediaTime: cue.mediaTime + (this.sink?.timestampOffset ?? 0) }),
+      onClose: (info) => ok() && this.onClose(info),
+    };
+    this.transport = new WsTransport({ url: wsURL(base, this.options.stream) }, listener);
+    this.transport.connect();
+  }
+
+  private scheduleReconnect(): void {
+    if (!this.running || this.reconnectTimer !== undefined) return;
+    const delay = this.backoff.next();
+    this.reconnects++;
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private onClose(info: CloseInfo): void {
+    this.transport = undefined;
+    const err = info.serverError;
+    if (err) {
+      this.emit('error', { code: err.code, message: err.message, fatal: false });
+      if (err.code === 'not_found') this.setState('offline');
+    }
+    if (this.publisher === 'ended') this.setState('ended');
+    else if (this._state !== 'offline') this.setState('reconnecting');
+    this.publisher = undefined;
+    this.scheduleReconnect();
+  }
+
+  private onStatus(state: 'live' | 'waiting' | 'ended'): void {
+    this.publisher = state;
+    if (state === 'live') this.setState(this.liveState());
+    else this.setState(state);
+  }
+
+  private onInit(init: InitMessage, seg: Uint8Array): void {
+    this.tracks = new Map(init.tracks.map((t) => [t.id, { ...t }]));
+    let fromMoov: ReturnType<typeof parseInitTracks> = [];
+    try {
+      fromMoov = parseInitTracks(seg);
+    } catch {
+      /* the JSON is enough */
+    }
+    for (const t of fromMoov) {
+      const known = this.tracks.get(t.trackId);
+      if (known && !(known.timescale > 0)) known.timescale = t.timescale;
+      if (!known) this.tracks.set(t.trackId, { id: t.trackId, kind: t.handler === 'vide' ? 'video' : t.handler === 'soun' ? 'audio' : t.handler, codec: '', timescale: t.timescale });
+    }
+    this.videoTrackId = [...this.tracks.values()].find((t) => t.kind === 'video')?.id;
+    this.sink?.init(init.mime, seg);
+    if (!this.started && this._state !== 'waiting') this.setState('buffering');
+  }
+
+  private onMedia(data: Uint8Array, at: number): void {
+    const sink = this.sink;
+    if (!sink) return;
+    this.bitrate.add(at, data.byteLength);
+    let scan: SegmentScan | undefined;
+    try {
+      scan = scanSegment(data);
+    } catch (err) {
+      this.emit('error', { code: 'parse_error', message: String(err), fatal: false });
+    }
+    if (!this.newConnection) {
+      this.appendMedia(sink, data, scan);
+      return;
+    }
+    // The first media of a connection decides the timestampOffset. Hold it
+    // until a prft arrives (it precedes the first video fragment; audio may
+    // come first) so the decision can compare wall clocks.
+    this.held.push({ data, scan });
+    const hasPrft = scan?.prfts.some((p) => (this.tracks.get(p.prft.referenceTrackId)?.timescale ?? 0) > 0);
+    if (!hasPrft && this.held.length < MAX_HELD) return;
+    const first = this.firstMedia(this.held.map((h) => h.scan));
+    if (first) sink.setTimestampOffset(chooseTimestampOffset(first, sink.timestampOffset, sink.buffered(), (t) => this.wall.wallAt(t)));
+    this.newConnection = false;
+    const held = this.held;
+    this.held = [];
+    for (const h of held) this.appendMedia(sink, h.data, h.scan);
+  }
+
+  private appendMedia(sink: MseSink, data: Uint8Array, scan: SegmentScan | undefined): void {
+    if (scan) this.mapScan(scan, sink.timestampOffset);
+    sink.append(data);
+    if (!this.gotMedia) {
+      this.gotMedia = true;
+      this.backoff.reset();
+      if (this._state === 'offline' || this._state === 'reconnecting' || this._state === 'ended') {
+        this.setState(this.liveState());
+      }
+    }
+    this.ensurePlaying();
+  }
+
+  /** A new connection's first media time and prft (server timeline), for chooseTimestampOffset. */
+  private firstMedia(scans: (SegmentScan | undefined)[]): FirstMedia | undefined {
+    const frags = scans.flatMap((s) => s?.fragments ?? []);
+    const time = this.firstTime(frags);
+    if (time === undefined) return undefined;
+    for (const { prft, fragments } of scans.flatMap((s) => s?.prfts ?? [])) {
+      const ts = this.tracks.get(prft.referenceTrackId)?.timescale;
+      if (!ts) continue;
+      const frag = fragments?.find((f) => f.trackId === prft.referenceTrackId && f.baseMediaDecodeTime !== undefined);
+      return { time, prft: { mediaTime: (frag?.baseMediaDecodeTime ?? prft.mediaTime) / ts, wallMs: prft.wallClockMs } };
+    }
+    return { time };
+  }
+
+  /** Media time (seconds) of the first fragment, preferring the video track. */
+  private firstTime(frags: TrackFragment[]): number | undefined {
+    const timed = frags.filter((f) => f.baseMediaDecodeTime !== undefined && (this.tracks.get(f.trackId)?.timescale ?? 0) > 0);
+    const f = timed.find((x) => x.trackId === this.videoTrackId) ?? timed[0];
+    return f ? f.baseMediaDecodeTime! / this.tracks.get(f.trackId)!.timescale : undefined;
+  }
+
+  /** Records prft wall-clock points and emsg cues (in SourceBuffer time). */
+  private mapScan(scan: SegmentScan, offset: number): void {
+    for (const { prft, fragments } of scan.prfts) {
+      const ts = this.tracks.get(prft.referenceTrackId)?.timescale;
+      if (!ts) continue;
+      // The prft maps its fragment's decode time; take it from the following
+      // moof's tfdt (64-bit) when present, else from prft.media_time.
+      const frag = fragments?.find((f) => f.trackId === prft.referenceTrackId && f.baseMediaDecodeTime !== undefined);
+      const m = (frag?.baseMediaDecodeTime ?? prft.mediaTime) / ts;
+      this.wall.add(m + offset, prft.wallClockMs);
+    }
+    for (const { emsg, fragments } of scan.emsgs) {
+      let text: unknown;
+      try {
+        text = JSON.parse(new TextDecoder().decode(emsg.messageData));
+      } catch {
+        continue;
+      }
+      if (typeof text !== 'object' || text === null || !(emsg.timescale > 0)) continue;
+      let t: number | undefined;
+      if (emsg.presentationTime !== undefined) t = emsg.presentationTime / emsg.timescale;
+      else {
+        const start = this.firstTime(fragments ?? []);
+        if (start !== undefined) t = start + (emsg.presentationTimeDelta ?? 0) / emsg.timescale;
+      }
+      if (t === undefined) continue;
+      const o = text as Record<string, unknown>;
+      this.addCue({
+        id: String(o['id'] ?? `emsg-${emsg.id}`),
+        mediaTime: t + offset,
+        type: typeof o['type'] === 'string' ? o['type'] : emsg.value,
+        payload: o['payload'] ?? o,
+      });
+    }
+  }
+
+  private addCue(cue: Cue): void {
+    this.cues.add(cue);
+    if (this.started && !this.frameCallbacksWork()) this.fireCues(this.video.currentTime);
+  }
+
+  private fireCues(mediaTime: number): void {
+    for (const cue of this.cues.due(mediaTime)) this.emit('cue', cue);
+  }
+
+  // --- media pipeline -----------------------------------------------------
+
+  /** A fresh MediaSource and SourceBuffer (at start and after a media error). */
+  private resetMedia(): void {
+    this.sink?.destroy();
+    this.wall.clear();
+    this.cues.clear();
+    this.live.reset();
+    this.lastFrame = undefined;
+    const sink = new MseSink(
+      this.video,
+      {
+        onError: (err, fatal) => this.sink === sink && this.onMediaError(err.message, fatal),
+        onUpdate: () => {
+          if (!this.started) this.tick();
+        },
+      },
+      this.options.backBuffer !== undefined ? { backBuffer: this.options.backBuffer } : {},
+    );
+    this.sink = sink;
+    try {
+      sink.open();
+    } catch (err) {
+      this.fail('unsupported', String(err));
+    }
+  }
+
+  private onMediaError(message: string, fatal: boolean): void {
+    this.emit('error', { code: 'media_error', message, fatal: false });
+    if (!fatal || !this.running) return;
+    // Start over with a new MediaSource and a new connection (which begins
+    // with init and a keyframe).
+    this.generation++;
+    this.transport?.close();
+    this.transport = undefined;
+    this.resetMedia();
+    this.setState('reconnecting');
+    this.scheduleReconnect();
+  }
+
+  private ensurePlaying(): void {
+    const v = this.video;
+    if (!v.paused || this.autoplayBlocked || !this.running) return;
+    const now = performance.now();
+    if (now - this.lastPlayAttempt < 1000) return;
+    this.lastPlayAttempt = now;
+    v.play().catch((err: unknown) => {
+      if (!this.running) return;
+      if (err instanceof DOMException && err.name === 'NotAllowedError') {
+        if (!v.muted) {
+          // Autoplay with sound is blocked: play muted (the page offers unmute).
+          v.muted = true;
+          this.lastPlayAttempt = -Infinity;
+          this.ensurePlaying();
+          return;
+        }
+        this.autoplayBlocked = true;
+        this.emit('error', { code: 'autoplay_blocked', message: 'the browser blocked autoplay; call video.play() from a user gesture', fatal: false });
+      }
+      // AbortError (a seek or new source interrupted play()) is retried by the next tick.
+    });
+  }
+
+  private currentRange(ranges: readonly Range[]): Range | undefined {
+    const t = this.video.currentTime;
+    return ranges.find(([a, b]) => t >= a - 0.05 && t < b);
+  }
+
+  private tick(): void {
+    const sink = this.sink;
+    if (!this.running || !sink) return;
+    const v = this.video;
+    const now = performance.now();
+    const act = this.live.update({
+      now,
+      currentTime: v.currentTime,
+      buffered: sink.buffered(),
+      paused: v.paused,
+      seeking: v.seeking,
+      playbackRate: v.playbackRate,
+      stalled: this.stall.stalled,
+    });
+    if (act.seekTo !== undefined) v.currentTime = act.seekTo;
+    if (v.playbackRate !== act.playbackRate) v.playbackRate = act.playbackRate;
+
+    if (!this.started && !this.frameCallbacksWork() && v.readyState >= 2 && !v.paused && !v.seeking && v.currentTime > 0) {
+      this.onFirstFrame(now);
+    }
+    const active = this.started && !v.paused && !v.seeking && this.publisher !== 'waiting' && this.publisher !== 'ended';
+    if (this.stall.update(now, v.currentTime, active)) this.onStallChange();
+    if (this.started && !this.frameCallbacksWork()) this.fireCues(v.currentTime);
+    if (this.gotMedia) this.ensurePlaying();
+    sink.trim(v.currentTime);
+    this.wall.prune(v.currentTime - 60);
+  }
+
+  private onStallChange(): void {
+    if (this._state === 'playing' || this._state === 'stalled') this.setState(this.liveState());
+  }
+
+  /** The state while the stream is live: buffering before the first frame, then playing or stalled. */
+  private liveState(): PlayerState {
+    if (!this.started) return 'buffering';
+    return this.stall.stalled ? 'stalled' : 'playing';
+  }
+
+  private onFirstFrame(now: number): void {
+    if (this.started) return;
+    this.started = true;
+    this.startupTime = (now - this.playStartedAt) / 1000;
+    if (this._state === 'buffering' || this._state === 'connecting') this.setState('playing');
+    this.settlePlay?.resolve();
+    this.settlePlay = undefined;
+  }
+
+  // --- frames on screen ---------------------------------------------------
+
+  private frameCallbacksWork(): boolean {
+    return this.lastFrame !== undefined && performance.now() - this.lastFrame.at < 1000;
+  }
+
+  private requestFrame(): void {
+    const v = this.video as VideoWithRVFC;
+    if (typeof v.requestVideoFrameCallback !== 'function' || !this.running) return;
+    this.rvfcHandle = v.requestVideoFrameCallback((_now, md) => {
+      if (!this.running) return;
+      const at = performance.now();
+      this.lastFrame = { mediaTime: md.mediaTime, at };
+      if (!this.started && !v.seeking) this.onFirstFrame(at);
+      if (this.started) this.fireCues(md.mediaTime);
+      this.requestFrame();
+    });
+  }
+
+  private latency(now: number): number | null {
+    if (!this.started) return null;
+    const t = this.frameCallbacksWork() ? this.lastFrame!.mediaTime : this.video.currentTime;
+    return latencySeconds(this.wall, t, this.clock.serverNow(now)) ?? null;
+  }
+
+  // --- video element ------------------------------------------------------
+
+  private readonly onVideoWaiting = (): void => {
+    this.stall.onWaiting(performance.now(), this.video.currentTime);
+    this.onStallChange();
+  };
+
+  private readonly onVideoPlay = (): void => {
+    this.autoplayBlocked = false;
+  };
+
+  private readonly onVideoError = (): void => {
+    const e = this.video.error;
+    if (!e || !this.running || !this.sink) return;
+    this.onMediaError(`video error ${e.code}: ${e.message}`, true);
+  };
+
+  private addVideoListeners(): void {
+    this.video.addEventListener('waiting', this.onVideoWaiting);
+    this.video.addEventListener('play', this.onVideoPlay);
+    this.video.addEventListener('error', this.onVideoError);
+  }
+
+  private removeVideoListeners(): void {
+    this.video.removeEventListener('waiting', this.onVideoWaiting);
+    this.video.removeEventListener('play', this.onVideoPlay);
+    this.video.removeEventListener('error', this.onVideoError);
+  }
+
+  // --- state --------------------------------------------------------------
+
+  private setState(s: PlayerState): void {
+    if (this._state === s) return;
+    this._state = s;
+    this.emit('state', s);
+  }
+
+  private fail(code: string, message: string): void {
+    this.teardown();
+    this.setState('error');
+    this.emit('error', { code, message, fatal: true });
+    this.settlePlay?.reject(new Error(message));
+    this.settlePlay = undefined;
+  }
+
+  private teardown(): void {
+    this.running = false;
+    this.generation++;
+    if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
+    if (this.statsTimer !== undefined) clearInterval(this.statsTimer);
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    this.tickTimer = this.statsTimer = this.reconnectTimer = undefined;
+    const v = this.video as VideoWithRVFC;
+    if (this.rvfcHandle !== undefined) v.cancelVideoFrameCallback?.(this.rvfcHandle);
+    this.rvfcHandle = undefined;
+    this.transport?.close();
+    this.transport = undefined;
+    this.sink?.destroy();
+    this.sink = undefined;
+    this.removeVideoListeners();
+    this.video.playbackRate = 1;
+  }
+}

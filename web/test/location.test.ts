@@ -1,0 +1,28 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatKbps, formatMs, parseWatchLocation } from '../src/pages/location.js';
+
+test('parseWatchLocation: stream from the path, transport from ?proto', () => {
+  const cases: [string, string, string, string, string | undefined][] = [
+    ['/watch/demo', '', 'demo', 'ws', undefined],
+    ['/watch/demo/', '?proto=ws', 'demo', 'ws', undefined],
+    ['/watch/my%20show', '', 'my show', 'ws', undefined],
+    ['/watch/a%2Fb', '', 'a/b', 'ws', undefined],
+    ['/watch/demo', '?proto=webrtc', 'demo', 'ws', 'webrtc'],
+    ['/watch.html', '?stream=x', 'x', 'ws', undefined],
+    ['/', '', 'demo', 'ws', undefined],
+  ];
+  for (const [path, search, stream, transport, requested] of cases) {
+    const t = parseWatchLocation(path, search);
+    assert.equal(t.stream, stream, path + search);
+    assert.equal(t.transport, transport, path + search);
+    assert.equal(t.requested, requested ?? (search.includes('proto') ? 'ws' : undefined));
+    assert.equal(t.note !== undefined, requested !== undefined, path + search);
+  }
+});
+
+test('formatting', () => {
+  assert.equal(formatKbps(2_345_678), '2,346 kbit/s');
+  assert.equal(formatMs(0.1234), '123 ms');
+  assert.equal(formatMs(null), '–');
+});
