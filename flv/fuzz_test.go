@@ -47,7 +47,7 @@ func FuzzFLVTag(f *testing.F) {
 func FuzzDemuxer(f *testing.F) {
 	var seed bytes.Buffer
 	w := NewWriter(&seed)
-	for _, tag := range readFile(f)[:12] {
+	for _, tag := range readFile(f)[:3] { // metadata and sequence headers: small inputs mutate and minimize fast
 		w.WriteTag(tag)
 	}
 	f.Add(seed.Bytes())

@@ -314,7 +314,7 @@ func fragmentHeader(p *hub.Packet) []byte {
 	f := p.Frame
 	b := make([]byte, 0, 40+fmp4.FragmentHeaderSize(len(f.Data)))
 	if p.Video {
-		b = fmp4.AppendPRFT(b, t.ID, f.Wall, uint64(max(f.DTS, 0)))
+		b = fmp4.AppendPRFT(b, t.ID, f.Wall, uint64(max(f.PTS, 0)))
 	}
 	return fmp4.AppendFragmentHeader(b, uint32(p.Seq), t, f)
 }

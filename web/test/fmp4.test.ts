@@ -8,6 +8,7 @@ import {
   parseInitTracks,
   parseMoof,
   parsePrft,
+  prftMediaTime,
   scanSegment,
 } from '../src/player/fmp4.js';
 import { box, cat, fullbox, init, mdat, moof, prft, str, u32, u64, u8 } from './mp4.js';
@@ -149,4 +150,14 @@ test('scanSegment: every truncation either parses or raises Fmp4Error', () => {
       assert.ok(err instanceof Fmp4Error, `flip at ${i}: ${String(err)}`);
     }
   }
+});
+
+test('prftMediaTime: version 1 as is; version 0 unwrapped against the decode time', () => {
+  const p = (version: number, mediaTime: number) => ({ version, flags: 1, referenceTrackId: 1, wallClockMs: 0, mediaTime });
+  assert.equal(prftMediaTime(p(1, 2 ** 40 + 5), 0), 2 ** 40 + 5);
+  assert.equal(prftMediaTime(p(0, 3003)), 3003);
+  assert.equal(prftMediaTime(p(0, 3003), 3000), 3003); // PTS a little after DTS
+  const dts = 2 ** 33 + 100; // past one 32-bit wrap
+  assert.equal(prftMediaTime(p(0, (dts + 6006) % 2 ** 32), dts), dts + 6006);
+  assert.equal(prftMediaTime(p(0, 2 ** 32 - 10), 2 ** 33 + 5), 2 ** 33 - 10); // PTS just before a wrap, DTS after
 });

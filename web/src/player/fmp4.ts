@@ -114,6 +114,21 @@ export function parsePrft(data: Uint8Array, box: BoxHeader): Prft {
   return { version, flags, referenceTrackId, wallClockMs, mediaTime };
 }
 
+/**
+ * The presentation time (reference track timescale) that a prft maps to its
+ * wall clock. A version 1 prft carries it whole; a version 0 prft carries its
+ * low 32 bits, which are unwrapped to the value nearest the following
+ * fragment's decode time when that is known.
+ */
+export function prftMediaTime(prft: Prft, decodeTime?: number): number {
+  if (prft.version !== 0 || decodeTime === undefined) return prft.mediaTime;
+  const wrap = 0x1_0000_0000;
+  let delta = (prft.mediaTime - (decodeTime % wrap)) % wrap;
+  if (delta >= wrap / 2) delta -= wrap;
+  if (delta < -wrap / 2) delta += wrap;
+  return Math.max(0, decodeTime + delta);
+}
+
 /** What the player needs from one track fragment (`traf`). */
 export interface TrackFragment {
   trackId: number;

@@ -21,7 +21,7 @@ import { BitrateMeter } from './bitrate.js';
 import { ClockSync } from './clock-sync.js';
 import { CueScheduler, type Cue } from './cues.js';
 import { Emitter } from './events.js';
-import { parseInitTracks, scanSegment, type SegmentScan, type TrackFragment } from './fmp4.js';
+import { parseInitTracks, prftMediaTime, scanSegment, type Prft, type SegmentScan, type TrackFragment } from './fmp4.js';
 import { LiveEdgeController, type LiveEdgeOptions } from './live-edge.js';
 import type { InitMessage, TrackInfo } from './messages.js';
 import { mediaSourceCtor, MseSink } from './mse-sink.js';
@@ -106,6 +106,8 @@ export interface PlayerEvents {
 }
 
 const TICK_MS = 100;
+/** emsg boxes whose scheme starts with this carry Liveloop cues as JSON (e.g. urn:liveloop:cue:2025). */
+const CUE_SCHEME_PREFIX = 'urn:liveloop:cue';
 /** Media messages held at most while waiting for a new connection's first prft. */
 const MAX_HELD = 32;
 const STATS_MS = 1000;
@@ -364,10 +366,19 @@ export class Player extends Emitter<PlayerEvents> {
     for (const { prft, fragments } of scans.flatMap((s) => s?.prfts ?? [])) {
       const ts = this.tracks.get(prft.referenceTrackId)?.timescale;
       if (!ts) continue;
-      const frag = fragments?.find((f) => f.trackId === prft.referenceTrackId && f.baseMediaDecodeTime !== undefined);
-      return { time, prft: { mediaTime: (frag?.baseMediaDecodeTime ?? prft.mediaTime) / ts, wallMs: prft.wallClockMs } };
+      return { time, prft: { mediaTime: this.prftSeconds(prft, fragments, ts), wallMs: prft.wallClockMs } };
     }
     return { time };
+  }
+
+  /**
+   * The presentation time in seconds (server timeline) that a prft maps to
+   * the ingest wall clock: its media_time (ISO/IEC 14496-12 8.16.5), a
+   * version 0 box's 32 bits unwrapped against the following fragment's tfdt.
+   */
+  private prftSeconds(prft: Prft, fragments: TrackFragment[] | undefined, timescale: number): number {
+    const frag = fragments?.find((f) => f.trackId === prft.referenceTrackId && f.baseMediaDecodeTime !== undefined);
+    return prftMediaTime(prft, frag?.baseMediaDecodeTime) / timescale;
   }
 
   /** Media time (seconds) of the first fragment, preferring the video track. */
@@ -382,13 +393,10 @@ export class Player extends Emitter<PlayerEvents> {
     for (const { prft, fragments } of scan.prfts) {
       const ts = this.tracks.get(prft.referenceTrackId)?.timescale;
       if (!ts) continue;
-      // The prft maps its fragment's decode time; take it from the following
-      // moof's tfdt (64-bit) when present, else from prft.media_time.
-      const frag = fragments?.find((f) => f.trackId === prft.referenceTrackId && f.baseMediaDecodeTime !== undefined);
-      const m = (frag?.baseMediaDecodeTime ?? prft.mediaTime) / ts;
-      this.wall.add(m + offset, prft.wallClockMs);
+      this.wall.add(this.prftSeconds(prft, fragments, ts) + offset, prft.wallClockMs);
     }
     for (const { emsg, fragments } of scan.emsgs) {
+      if (!emsg.schemeIdUri.startsWith(CUE_SCHEME_PREFIX)) continue;
       let text: unknown;
       try {
         text = JSON.parse(new TextDecoder().decode(emsg.messageData));

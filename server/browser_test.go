@@ -1,0 +1,153 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/liveloop/liveloop/hub"
+	"github.com/liveloop/liveloop/server"
+)
+
+// newBrowser starts Debian's headless Chromium with the flags that work as
+// root on a closed network, and returns a context for one tab.
+func newBrowser(t *testing.T, ctx context.Context) context.Context {
+	t.Helper()
+	requireTools(t, "chromium")
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath("chromium"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1280, 800),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return bctx
+}
+
+// evalAwait evaluates a JavaScript expression in the tab, awaiting it if it
+// is a promise, and decodes its value.
+func evalAwait[T any](tab context.Context, js string) (T, error) {
+	return chromedp.Run(tab, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+}
+
+// waitLive waits until the hub has the stream live with its tracks.
+func waitLive(t *testing.T, ctx context.Context, srv *server.Server, name string) {
+	t.Helper()
+	for {
+		if s := srv.Hub().Stream(name); s != nil {
+			if inf := s.Info(); inf.State == hub.StateLive && inf.Packets > 0 {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("stream %q never went live", name)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// playerSample is what the watch page reports about playback.
+type playerSample struct {
+	Frames    float64   `json:"frames"`
+	Latencies []float64 `json:"latencies"`
+	Startup   *float64  `json:"startup"`
+	Stalls    float64   `json:"stalls"`
+	Transport string    `json:"transport"`
+	Width     float64   `json:"width"`
+}
+
+// samplePlayback waits (in the page) until the video has shown minFrames
+// frames, then samples the player's latency n times, 100 ms apart.
+const samplePlayback = `(async (minFrames, n) => {
+  const v = document.querySelector('video');
+  const frames = () => v.getVideoPlaybackQuality().totalVideoFrames;
+  while (!window.liveloop || frames() < minFrames) await new Promise(r => setTimeout(r, 50));
+  const latencies = [];
+  while (latencies.length < n) {
+    const s = window.liveloop.stats();
+    if (s.latency != null) latencies.push(s.latency);
+    await new Promise(r => setTimeout(r, 100));
+  }
+  const s = window.liveloop.stats();
+  return {frames: frames(), latencies, startup: s.startupTime, stalls: s.stalls, transport: s.transport, width: s.width};
+})(%d, %d)`
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+// TestChromiumPlaysWebSocketStream: a real ffmpeg publishes over RTMP with
+// x264 zerolatency; headless Chromium opens the watch page; frames are
+// shown, and the player's latency (ingest to display, from prft and the
+// server clock) is under one second.
+func TestChromiumPlaysWebSocketStream(t *testing.T) {
+	requireTools(t, "ffmpeg")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	srv := startServer(t, nil)
+	ffmpegPublish(t, ctx, "rtmp://"+srv.RTMPAddr().String()+"/live/cam", 60, "-tune", "zerolatency")
+	waitLive(t, ctx, srv, "cam")
+
+	tab := newBrowser(t, ctx)
+	if err := chromedp.Do(tab, chromedp.Navigate("http://"+srv.HTTPAddr().String()+"/watch/cam?proto=ws")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := evalAwait[playerSample](tab, fmt.Sprintf(samplePlayback, 150, 20))
+	if err != nil {
+		t.Fatalf("playback in chromium: %v", err)
+	}
+	again, err := evalAwait[float64](tab, `new Promise(r => setTimeout(() => r(document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames), 500))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again <= got.Frames {
+		t.Fatalf("video frames stopped at %v", again)
+	}
+	if got.Transport != "ws" || got.Width != 640 {
+		t.Errorf("transport %q width %v, want ws 640", got.Transport, got.Width)
+	}
+	lat := median(got.Latencies)
+	stats, _ := evalAwait[map[string]any](tab, "window.liveloop.stats()")
+	t.Logf("player stats: %v", stats)
+	t.Logf("chromium ws playback: median latency %.0f ms (%d samples), startup %v s, stalls %v, frames %v",
+		lat*1000, len(got.Latencies), deref(got.Startup), got.Stalls, again)
+	if lat <= 0 || lat >= 1 {
+		t.Fatalf("median latency %.3f s, want under 1 s", lat)
+	}
+	if got.Startup == nil {
+		t.Fatal("player reported no startup time")
+	}
+	if os.Getenv("LIVELOOP_SCREENSHOT") != "" {
+		png, _ := chromedp.Run(tab, chromedp.FullScreenshot(100))
+		os.WriteFile(os.Getenv("LIVELOOP_SCREENSHOT"), png, 0o644)
+	}
+}
+
+func deref(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
