@@ -130,3 +130,16 @@ test('live edge: stuck at the seam between two ranges (stalled) jumps into the n
   assert.equal(a.reason, 'gap');
   assert.equal(a.seekTo, 8.0 - 0.15);
 });
+
+test('live edge: after restartWindow (a reconnect) a backlog above startMaxLag is jumped', () => {
+  const { step, s, c } = sim({ startWindowMs: 4000 });
+  step(100, { buffered: [[0, 0.2]] });
+  s.currentTime = 20;
+  step(10_000, { buffered: [[0, 20.2]] });
+  let a = step(100, { buffered: [[0, 20.9]] });
+  assert.equal(a.seekTo, undefined, 'outside the start window 0.9 s is caught up by rate');
+  c.restartWindow(s.now);
+  a = step(100, { buffered: [[0, 21]] });
+  assert.equal(a.reason, 'behind');
+  assert.equal(a.seekTo, 21 - 0.15);
+});

@@ -114,6 +114,15 @@ export class LiveEdgeController {
     this.firstSeekAt = undefined;
   }
 
+  /**
+   * Opens the start window again at now (ms): after a reconnect the server
+   * resends from its last keyframe, and a backlog above startMaxLag is
+   * jumped rather than played out fast.
+   */
+  restartWindow(now: number): void {
+    this.firstSeekAt = now;
+  }
+
   /** Decides what to do now. */
   update(s: PlaybackSnapshot): LiveEdgeAction {
     const ranges = s.buffered;

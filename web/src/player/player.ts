@@ -351,6 +351,7 @@ export class Player extends Emitter<PlayerEvents> {
     if (!this.gotMedia) {
       this.gotMedia = true;
       this.backoff.reset();
+      if (this.started) this.live.restartWindow(performance.now());
       if (this._state === 'offline' || this._state === 'reconnecting' || this._state === 'ended') {
         this.setState(this.liveState());
       }
