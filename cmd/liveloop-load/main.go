@@ -1,0 +1,178 @@
+// Command liveloop-load measures a Liveloop server with one RTMP publisher
+// and N WebSocket viewers: server CPU per viewer-second, memory per viewer,
+// frame delivery latency, startup time and loss. By default it starts the
+// server itself (--server-bin) on free loopback ports; with --http, --rtmp
+// and --server-pid it measures a running one.
+//
+//	liveloop-load --viewers 1,100,500 --duration 20s
+//	liveloop-load --http 127.0.0.1:8080 --rtmp 127.0.0.1:1935 --server-pid 1234 --viewers 200
+//
+// The logic is in package loadtest.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/liveloop/liveloop/demo"
+	"github.com/liveloop/liveloop/loadtest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("liveloop-load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		serverBin = fs.String("server-bin", "", "liveloop binary to start (default: liveloop next to this binary, or in PATH)")
+		httpAddr  = fs.String("http", "", "measure a running server: its HTTP `host:port` (with --rtmp)")
+		rtmpAddr  = fs.String("rtmp", "", "measure a running server: its RTMP `host:port` (with --http)")
+		serverPID = fs.Int("server-pid", 0, "process ID of the running server, for CPU and memory figures")
+		viewers   = fs.String("viewers", "1,100,500", "audience sizes to measure in turn, comma-separated")
+		ramp      = fs.Float64("ramp", 100, "viewers connecting per second")
+		warmup    = fs.Duration("warmup", 5*time.Second, "wait after every viewer has connected, before measuring")
+		duration  = fs.Duration("duration", 20*time.Second, "measured window per audience size")
+		settle    = fs.Duration("settle", 30*time.Second, "publish this long before the first memory baseline (fills the hub's ring, about 27 s)")
+		connect   = fs.Duration("connect-timeout", 10*time.Second, "bound on each viewer's dial and on the wait for all first keyframes")
+		stream    = fs.String("stream", "load", "stream name")
+		clipPath  = fs.String("clip", "", "FLV file (H.264) to loop instead of the built-in demo clip")
+		bitrate   = fs.String("bitrate", "", "the clip's nominal bitrate, only reported")
+		jsonOut   = fs.Bool("json", false, "write the report as JSON on stdout (the table goes to stderr)")
+		verbose   = fs.Bool("v", false, "log progress")
+	)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "liveloop-load: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	counts, err := parseCounts(*viewers)
+	if err != nil {
+		fmt.Fprintf(stderr, "liveloop-load: --viewers: %v\n", err)
+		return 2
+	}
+	if (*httpAddr == "") != (*rtmpAddr == "") {
+		fmt.Fprintln(stderr, "liveloop-load: --http and --rtmp go together")
+		return 2
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	if n, err := loadtest.RaiseFileLimit(); err != nil {
+		log.Warn("cannot raise the open file limit", "err", err)
+	} else if slices.Max(counts) > int(n)-64 {
+		log.Warn("open file limit may be too low", "limit", n)
+	}
+
+	cfg := loadtest.Config{
+		HTTPAddr: *httpAddr, RTMPAddr: *rtmpAddr, ServerPID: *serverPID,
+		Stream: *stream, Viewers: counts, Ramp: *ramp,
+		Settle: *settle, Warmup: *warmup, Duration: *duration, ConnectTimeout: *connect,
+		Bitrate: *bitrate, Logger: log,
+	}
+	if *clipPath != "" {
+		b, err := os.ReadFile(*clipPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "liveloop-load: %v\n", err)
+			return 1
+		}
+		if cfg.Clip, err = demo.Parse(b); err != nil {
+			fmt.Fprintf(stderr, "liveloop-load: %s: %v\n", *clipPath, err)
+			return 1
+		}
+	}
+	// The whole run is bounded: phases plus generous slack.
+	bound := *settle + time.Minute
+	for _, n := range counts {
+		bound += time.Duration(float64(n) / max(*ramp, 1) * float64(time.Second))
+		bound += *connect + *warmup + *duration + 30*time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+
+	if *httpAddr == "" {
+		bin := *serverBin
+		if bin == "" {
+			if bin, err = loadtest.DefaultServerBin(); err != nil {
+				fmt.Fprintf(stderr, "liveloop-load: %v\n", err)
+				return 1
+			}
+		}
+		srv, err := loadtest.StartServer(ctx, bin, 15*time.Second)
+		if err != nil {
+			fmt.Fprintf(stderr, "liveloop-load: %v\n", err)
+			return 1
+		}
+		defer func() {
+			if err := srv.Stop(); err != nil {
+				log.Warn("server stop", "err", err)
+			}
+		}()
+		log.Info("server started", "bin", bin, "pid", srv.PID, "http", srv.HTTPAddr, "rtmp", srv.RTMPAddr)
+		cfg.HTTPAddr, cfg.RTMPAddr, cfg.ServerPID = srv.HTTPAddr, srv.RTMPAddr, srv.PID
+		// A server that dies ends the run; the watcher ends with wctx.
+		wctx, stopWatch := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		defer func() { stopWatch(); <-watched }()
+		ctx = wctx
+		go func() {
+			defer close(watched)
+			select {
+			case <-srv.Exited():
+				log.Error("server exited during the run")
+				stopWatch()
+			case <-wctx.Done():
+			}
+		}()
+	}
+
+	rep, err := loadtest.Run(ctx, cfg)
+	if rep != nil && len(rep.Points) > 0 {
+		if *jsonOut {
+			rep.WriteTable(stderr)
+			rep.WriteJSON(stdout)
+		} else {
+			rep.WriteTable(stdout)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "liveloop-load: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func parseCounts(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > loadtest.MaxViewers {
+			return nil, fmt.Errorf("%q: want counts from 1 to %d", f, loadtest.MaxViewers)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

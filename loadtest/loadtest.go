@@ -1,0 +1,572 @@
+// Package loadtest measures a Liveloop server under a live audience: one
+// RTMP publisher that loops a clip in real time and stamps every video frame
+// with its send time (an H.264 SEI that passes through the server untouched),
+// and N WebSocket viewers that read the fMP4 stream and time each frame's
+// delivery. Around a measured window it reads the server's CPU time and
+// memory from /proc, so the figures are the server's, with the tool's own CPU
+// reported beside them. cmd/liveloop-load is its command line.
+//
+// Life cycle: Run publishes, then for each audience size in turn ramps the
+// viewers up, warms up, measures, and disconnects them; it returns when every
+// point is done or its context ends, after stopping every goroutine it
+// started.
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/liveloop/liveloop/demo"
+)
+
+// Config describes one load test.
+type Config struct {
+	// HTTPAddr and RTMPAddr are the server's host:port addresses.
+	HTTPAddr, RTMPAddr string
+	// ServerPID is the server's process ID for CPU and memory figures;
+	// 0 leaves them out.
+	ServerPID int
+	// Stream is the stream name published and watched. Default "load".
+	Stream string
+	// Clip is looped by the publisher. Default demo.Builtin().
+	Clip *demo.Clip
+	// Bitrate is the clip's nominal bitrate, only reported.
+	Bitrate string
+	// Viewers lists the audience sizes to measure in turn.
+	Viewers []int
+	// Ramp is how many viewers connect per second. Default 100.
+	Ramp float64
+	// Settle is how long the publisher streams before the first memory
+	// baseline (so the hub's ring and GOP cache are full). Default 0.
+	Settle time.Duration
+	// Warmup runs after every viewer has connected, before measuring.
+	// Default 5 s.
+	Warmup time.Duration
+	// Duration is the measured window. Default 20 s.
+	Duration time.Duration
+	// ConnectTimeout bounds each viewer's dial and the wait for every
+	// viewer's first keyframe after the ramp. Default 10 s.
+	ConnectTimeout time.Duration
+	// Logger reports progress; default: discard.
+	Logger *slog.Logger
+	// Now is the clock of stamps and receive times. Default time.Now.
+	Now func() time.Time
+}
+
+// Limits that keep a run bounded.
+const (
+	MaxViewers  = 20000
+	MaxDuration = time.Hour
+)
+
+// ErrConfig reports an invalid Config.
+var ErrConfig = errors.New("loadtest: invalid config")
+
+func (c *Config) withDefaults() (Config, error) {
+	cfg := *c
+	if cfg.Stream == "" {
+		cfg.Stream = "load"
+	}
+	if cfg.Ramp == 0 {
+		cfg.Ramp = 100
+	}
+	if cfg.Warmup == 0 {
+		cfg.Warmup = 5 * time.Second
+	}
+	if cfg.Duration == 0 {
+		cfg.Duration = 20 * time.Second
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	var errs []error
+	if cfg.HTTPAddr == "" || cfg.RTMPAddr == "" {
+		errs = append(errs, errors.New("server HTTP and RTMP addresses are required"))
+	}
+	if len(cfg.Viewers) == 0 {
+		errs = append(errs, errors.New("no viewer counts"))
+	}
+	for _, n := range cfg.Viewers {
+		if n < 1 || n > MaxViewers {
+			errs = append(errs, fmt.Errorf("viewers %d: want 1 to %d", n, MaxViewers))
+		}
+	}
+	if cfg.Ramp < 0 || math.IsNaN(cfg.Ramp) || math.IsInf(cfg.Ramp, 0) {
+		errs = append(errs, fmt.Errorf("ramp %v: want a positive rate", cfg.Ramp))
+	}
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"warmup", cfg.Warmup}, {"duration", cfg.Duration}, {"settle", cfg.Settle}, {"connect timeout", cfg.ConnectTimeout}} {
+		if d.d < 0 || d.d > MaxDuration {
+			errs = append(errs, fmt.Errorf("%s %v: want 0 to %v", d.name, d.d, MaxDuration))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return cfg, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if cfg.Clip == nil {
+		clip, err := demo.Builtin()
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Clip = clip
+	}
+	return cfg, nil
+}
+
+// Quantiles are a distribution's summary in milliseconds.
+type Quantiles struct {
+	N    uint64  `json:"n"`
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func histQuantiles(h *Histogram) Quantiles {
+	return Quantiles{
+		N: h.Count(), P50: ms(h.Quantile(.5)), P90: ms(h.Quantile(.9)),
+		P99: ms(h.Quantile(.99)), Max: ms(h.Max()), Mean: ms(h.Mean()),
+	}
+}
+
+// exactQuantiles summarises a small set of durations exactly (nearest rank).
+func exactQuantiles(ds []time.Duration) Quantiles {
+	if len(ds) == 0 {
+		return Quantiles{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	at := func(q float64) float64 {
+		i := int(math.Ceil(q*float64(len(s)))) - 1
+		return ms(s[min(max(i, 0), len(s)-1)])
+	}
+	var sum time.Duration
+	for _, d := range s {
+		sum += d
+	}
+	return Quantiles{N: uint64(len(s)), P50: at(.5), P90: at(.9), P99: at(.99), Max: ms(s[len(s)-1]), Mean: ms(sum / time.Duration(len(s)))}
+}
+
+// Point is the result of one audience size.
+type Point struct {
+	Viewers   int `json:"viewers"`
+	Connected int `json:"connected"` // viewers that received a keyframe
+	Failed    int `json:"failed"`    // viewers that did not, or dropped before the end
+	// Errors holds a few of the viewers' errors.
+	Errors      []string `json:"errors,omitempty"`
+	WallSeconds float64  `json:"wallSeconds"` // the measured window
+
+	// Server CPU over the window (absent without a server PID).
+	ServerCPUSeconds float64 `json:"serverCpuSeconds"`
+	// ServerCPUPerViewerMS is server CPU milliseconds per viewer-second:
+	// cpu / (viewers * wall).
+	ServerCPUPerViewerMS float64 `json:"serverCpuPerViewerSecondMs"`
+	ServerCPUPercent     float64 `json:"serverCpuPercent"` // of one core
+	// The tool's own CPU over the window (publisher and viewers).
+	ClientCPUSeconds float64 `json:"clientCpuSeconds"`
+	ClientCPUPercent float64 `json:"clientCpuPercent"`
+
+	// Server memory: VmRSS before the viewers connected and the median
+	// of samples during the window, and the difference per viewer.
+	RSSBaselineBytes int64   `json:"rssBaselineBytes"`
+	RSSDuringBytes   int64   `json:"rssDuringBytes"`
+	RSSPeakBytes     int64   `json:"rssPeakBytes"`
+	MemPerViewerKB   float64 `json:"memPerViewerKB"`
+	// The Go heap and stacks in use (from /metrics), before and at the
+	// end of the window, and the difference per viewer: less noisy than
+	// RSS, which keeps freed memory.
+	HeapBaselineBytes float64 `json:"heapStackBaselineBytes"`
+	HeapDuringBytes   float64 `json:"heapStackDuringBytes"`
+	HeapPerViewerKB   float64 `json:"heapStackPerViewerKB"`
+	ServerGoroutines  float64 `json:"serverGoroutines"`
+
+	// Latency: receive time - send time of every stamped video frame of
+	// every viewer in the window.
+	Latency Quantiles `json:"latencyMs"`
+	// Startup: dial start to the first media message with a keyframe.
+	Startup Quantiles `json:"startupMs"`
+
+	FramesSent     uint64  `json:"framesSent"`     // video frames the publisher sent in the window
+	FramesExpected uint64  `json:"framesExpected"` // received + missing, all viewers
+	FramesReceived uint64  `json:"framesReceived"`
+	FramesMissing  uint64  `json:"framesMissing"` // in Seq gaps
+	Loss           float64 `json:"loss"`          // missing / expected
+	Gaps           uint64  `json:"gaps"`          // Seq gaps seen by viewers
+	ServerSkips    float64 `json:"serverSkips"`   // liveloop_subscriber_skips_total delta
+	Reorders       uint64  `json:"reorders"`
+	Unstamped      uint64  `json:"unstamped"`
+	Messages       uint64  `json:"messages"`
+	// Delivered bitrate: WebSocket payload bytes received per viewer and
+	// in all.
+	DeliveredMbpsPerViewer float64 `json:"deliveredMbpsPerViewer"`
+	DeliveredMbpsTotal     float64 `json:"deliveredMbpsTotal"`
+	PublishMbps            float64 `json:"publishMbps"`
+}
+
+// Report is the result of Run.
+type Report struct {
+	Stream    string  `json:"stream"`
+	HTTPAddr  string  `json:"http"`
+	RTMPAddr  string  `json:"rtmp"`
+	ServerPID int     `json:"serverPid"`
+	ClipMs    uint32  `json:"clipPeriodMs"`
+	Bitrate   string  `json:"clipBitrate,omitempty"`
+	Points    []Point `json:"points"`
+}
+
+// Run performs the load test. It returns the points measured so far with
+// an error if ctx ends or something fails.
+func Run(ctx context.Context, c Config) (*Report, error) {
+	cfg, err := c.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	rep := &Report{Stream: cfg.Stream, HTTPAddr: cfg.HTTPAddr, RTMPAddr: cfg.RTMPAddr, ServerPID: cfg.ServerPID, ClipMs: cfg.Clip.Period, Bitrate: cfg.Bitrate}
+	pub, err := NewPublisher("rtmp://"+cfg.RTMPAddr+"/live/"+cfg.Stream, cfg.Clip, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	pubErr := make(chan error, 1)
+	wg.Go(func() {
+		err := pub.Run(ctx)
+		if err == nil && ctx.Err() == nil {
+			err = errors.New("loadtest: publisher stopped")
+		}
+		pubErr <- err
+		cancel() // without the publisher there is nothing to measure
+	})
+	defer wg.Wait()
+	defer cancel()
+
+	select {
+	case <-pub.Started():
+	case err := <-pubErr:
+		return rep, fmt.Errorf("loadtest: publish: %w", err)
+	case <-ctx.Done():
+		return rep, ctx.Err()
+	}
+	log.Info("publishing", "url", "rtmp://"+cfg.RTMPAddr+"/live/"+cfg.Stream)
+	// Let the stream fill the GOP cache (and the ring, with Settle) before
+	// the first memory baseline.
+	if err := sleep(ctx, max(cfg.Settle, time.Duration(cfg.Clip.Period)*time.Millisecond/4, time.Second)); err != nil {
+		return rep, publisherErr(pubErr, err)
+	}
+	for _, n := range cfg.Viewers {
+		p, err := runPoint(ctx, &cfg, pub, n)
+		if err != nil {
+			return rep, publisherErr(pubErr, err)
+		}
+		rep.Points = append(rep.Points, *p)
+	}
+	return rep, nil
+}
+
+// publisherErr prefers the publisher's error, which is the cause when it
+// cancelled the run.
+func publisherErr(pubErr chan error, err error) error {
+	select {
+	case perr := <-pubErr:
+		pubErr <- perr
+		if perr != nil {
+			return fmt.Errorf("loadtest: publish: %w", perr)
+		}
+	default:
+	}
+	return err
+}
+
+// sleep waits for d or ctx: the measurement protocol's fixed phases.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// procSample is the server's and the tool's state at one instant.
+type procSample struct {
+	wall      time.Time
+	serverCPU time.Duration
+	selfCPU   time.Duration
+	pubSent   uint32
+	pubBytes  uint64
+}
+
+func takeSample(cfg *Config, pub *Publisher) (procSample, error) {
+	s := procSample{wall: cfg.Now(), pubSent: pub.Sent(), pubBytes: pub.Bytes()}
+	if cfg.ServerPID != 0 {
+		st, err := Proc{PID: cfg.ServerPID}.Stat()
+		if err != nil {
+			return s, fmt.Errorf("loadtest: server CPU: %w", err)
+		}
+		s.serverCPU = st.CPU()
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		s.selfCPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return s, nil
+}
+
+func (cfg *Config) rss() int64 {
+	if cfg.ServerPID == 0 {
+		return 0
+	}
+	r, err := Proc{PID: cfg.ServerPID}.RSS()
+	if err != nil {
+		return 0
+	}
+	return r
+}
+
+func median(xs []int64) int64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// runPoint measures one audience size: baseline, ramp, warm-up, window,
+// disconnect.
+func runPoint(ctx context.Context, cfg *Config, pub *Publisher, n int) (*Point, error) {
+	log := cfg.Logger.With("viewers", n)
+	p := &Point{Viewers: n}
+
+	// Memory baseline: the publisher is streaming, no viewer is connected.
+	if err := waitViewersGone(ctx, cfg, 15*time.Second); err != nil {
+		log.Warn("viewers of the previous point still connected", "err", err)
+	}
+	var base []int64
+	for i := range 3 {
+		if i > 0 {
+			if err := sleep(ctx, 200*time.Millisecond); err != nil {
+				return nil, err
+			}
+		}
+		base = append(base, cfg.rss())
+	}
+	p.RSSBaselineBytes = median(base)
+	m0, merr := ScrapeMetrics(ctx, cfg.HTTPAddr)
+	p.HeapBaselineBytes = m0.HeapInuse + m0.StackInuse
+
+	// Ramp up. Each viewer's goroutine is owned by this function: vctx
+	// ends them and vwg waits for them.
+	vctx, vcancel := context.WithCancel(ctx)
+	var vwg sync.WaitGroup
+	defer vwg.Wait()
+	defer vcancel()
+	url := "ws://" + cfg.HTTPAddr + "/ws/" + cfg.Stream
+	viewers := make([]*viewer, 0, n)
+	log.Info("ramping up", "rate", cfg.Ramp)
+	t0 := time.Now()
+	for i := range n {
+		if i > 0 && cfg.Ramp > 0 {
+			at := t0.Add(time.Duration(float64(i) / cfg.Ramp * float64(time.Second)))
+			if err := sleep(ctx, time.Until(at)); err != nil {
+				return nil, err
+			}
+		}
+		v := newViewer(url, cfg.Now)
+		viewers = append(viewers, v)
+		vwg.Go(func() { v.run(vctx, cfg.ConnectTimeout) })
+	}
+	// Wait for every viewer's first keyframe (or its failure), then take
+	// whatever has arrived when the deadline passes.
+	deadline := time.NewTimer(cfg.ConnectTimeout)
+	defer deadline.Stop()
+	startups := make([]time.Duration, 0, n)
+	expired := false
+	for _, v := range viewers {
+		if !expired {
+			select {
+			case <-v.started:
+			case <-v.exited:
+			case <-deadline.C:
+				expired = true
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		select {
+		case <-v.started:
+			startups = append(startups, v.startup)
+		default:
+		}
+	}
+	p.Connected = len(startups)
+	p.Startup = exactQuantiles(startups)
+	log.Info("viewers connected", "connected", p.Connected, "of", n, "startup_p50_ms", p.Startup.P50)
+	if p.Connected == 0 {
+		vcancel()
+		vwg.Wait()
+		return nil, fmt.Errorf("loadtest: no viewer started: %v", firstErrs(viewers, 1))
+	}
+
+	if err := sleep(ctx, cfg.Warmup); err != nil {
+		return nil, err
+	}
+
+	// The measured window.
+	for _, v := range viewers {
+		v.reset()
+	}
+	s0, err := takeSample(cfg, pub)
+	if err != nil {
+		return nil, err
+	}
+	var during []int64
+	tick := time.NewTicker(time.Second)
+	end := time.NewTimer(cfg.Duration)
+	for measuring := true; measuring; {
+		select {
+		case <-tick.C:
+			if r := cfg.rss(); r > 0 {
+				during = append(during, r)
+			}
+		case <-end.C:
+			measuring = false
+		case <-ctx.Done():
+			tick.Stop()
+			return nil, ctx.Err()
+		}
+	}
+	tick.Stop()
+	s1, err := takeSample(cfg, pub)
+	if err != nil {
+		return nil, err
+	}
+	var total viewerStats
+	var lat Histogram
+	for _, v := range viewers {
+		v.snapshot(&total, &lat)
+	}
+	if r := cfg.rss(); r > 0 {
+		during = append(during, r)
+	}
+	m1, merr1 := ScrapeMetrics(ctx, cfg.HTTPAddr)
+
+	// Disconnect and account for viewers that failed along the way.
+	vcancel()
+	vwg.Wait()
+	p.Errors = firstErrs(viewers, 5)
+	for _, v := range viewers {
+		if v.err != nil {
+			p.Failed++
+		}
+	}
+	p.Failed = max(p.Failed, n-p.Connected)
+
+	wall := s1.wall.Sub(s0.wall).Seconds()
+	p.WallSeconds = wall
+	if cfg.ServerPID != 0 {
+		cpu := (s1.serverCPU - s0.serverCPU).Seconds()
+		p.ServerCPUSeconds = cpu
+		p.ServerCPUPerViewerMS = cpu * 1000 / (float64(n) * wall)
+		p.ServerCPUPercent = cpu / wall * 100
+		p.RSSDuringBytes = median(during)
+		p.RSSPeakBytes = slices.Max(append(during, p.RSSBaselineBytes))
+		p.MemPerViewerKB = float64(p.RSSDuringBytes-p.RSSBaselineBytes) / float64(n) / 1024
+	}
+	self := (s1.selfCPU - s0.selfCPU).Seconds()
+	p.ClientCPUSeconds = self
+	p.ClientCPUPercent = self / wall * 100
+	if merr == nil && merr1 == nil {
+		p.HeapDuringBytes = m1.HeapInuse + m1.StackInuse
+		p.HeapPerViewerKB = (p.HeapDuringBytes - p.HeapBaselineBytes) / float64(n) / 1024
+		p.ServerSkips = m1.Skips - m0.Skips
+		p.ServerGoroutines = m1.Goroutines
+	}
+	p.Latency = histQuantiles(&lat)
+	p.FramesSent = uint64(s1.pubSent - s0.pubSent)
+	p.FramesReceived = total.frames
+	p.FramesMissing = total.missing
+	p.FramesExpected = total.frames + total.missing
+	if p.FramesExpected > 0 {
+		p.Loss = float64(total.missing) / float64(p.FramesExpected)
+	}
+	p.Gaps = total.gaps
+	p.Reorders = total.reorders
+	p.Unstamped = total.unstamp
+	p.Messages = total.messages
+	p.DeliveredMbpsTotal = float64(total.bytes) * 8 / wall / 1e6
+	p.DeliveredMbpsPerViewer = p.DeliveredMbpsTotal / float64(p.Connected)
+	p.PublishMbps = float64(s1.pubBytes-s0.pubBytes) * 8 / wall / 1e6
+	log.Info("measured", "latency_p99_ms", p.Latency.P99, "cpu_per_viewer_s_ms", p.ServerCPUPerViewerMS, "loss", p.Loss)
+	return p, nil
+}
+
+// waitViewersGone waits until the server reports no WebSocket viewer (the
+// previous point's have left), or timeout.
+func waitViewersGone(ctx context.Context, cfg *Config, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		m, err := ScrapeMetrics(ctx, cfg.HTTPAddr)
+		if err != nil {
+			return err
+		}
+		if m.WSViewers == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%v viewers still connected: %w", m.WSViewers, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// firstErrs returns up to k distinct viewer errors, most frequent first.
+func firstErrs(vs []*viewer, k int) []string {
+	count := map[string]int{}
+	for _, v := range vs {
+		if v.err != nil {
+			count[v.err.Error()]++
+		}
+	}
+	out := make([]string, 0, len(count))
+	for e := range count {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return count[out[i]] > count[out[j]] || count[out[i]] == count[out[j]] && out[i] < out[j]
+	})
+	if len(out) > k {
+		out = out[:k]
+	}
+	for i, e := range out {
+		out[i] = fmt.Sprintf("%d× %s", count[e], e)
+	}
+	return out
+}
