@@ -66,12 +66,15 @@ const (
 	numSlots
 )
 
-// Packet is a frame as the hub delivers it: immutable, shared by every
-// subscriber.
+// Packet is a frame, or a cue, as the hub delivers it: immutable, shared by
+// every subscriber.
 type Packet struct {
 	// Seq numbers the packets of a stream from 1, without gaps.
-	Seq    uint64
-	Frame  *media.Frame
+	Seq uint64
+	// Frame is the media frame; nil for a cue packet.
+	Frame *media.Frame
+	// Cue is set, and Frame nil, for timed metadata (see Stream.PostCue).
+	Cue    *Cue
 	Tracks *TrackSet
 	// Video is set when the frame is from a video track.
 	Video bool
@@ -84,8 +87,21 @@ type Packet struct {
 	}
 }
 
-// Track returns the frame's track.
-func (p *Packet) Track() *media.Track { return p.Tracks.Tracks[p.Frame.Track] }
+// Track returns the frame's track; nil for a cue packet.
+func (p *Packet) Track() *media.Track {
+	if p.Frame == nil {
+		return nil
+	}
+	return p.Tracks.Tracks[p.Frame.Track]
+}
+
+// Wall returns the wall-clock instant the packet's media was ingested.
+func (p *Packet) Wall() time.Time {
+	if p.Frame == nil {
+		return p.Cue.Wall
+	}
+	return p.Frame.Wall
+}
 
 // Cached returns the bytes of the packet in the format of slot, calling make
 // the first time only; every later caller, on any goroutine, shares them.
@@ -120,6 +136,7 @@ type Stream struct {
 	lastAt  time.Time
 	started time.Time
 	subs    int
+	cues    uint64 // cues posted, for IDs
 }
 
 func newStream(h *Hub, name string) *Stream {
@@ -286,7 +303,9 @@ func (s *Stream) appendLocked(pk *Packet) {
 	pk.Seq = s.next
 	s.ring[pk.Seq&uint64(len(s.ring)-1)] = pk
 	s.next++
-	if pk.Video && pk.Frame.Key {
+	if pk.Frame == nil {
+		// A cue: not a place to start decoding.
+	} else if pk.Video && pk.Frame.Key {
 		s.gop = pk.Seq
 	} else if pk.Tracks.Video < 0 && s.gop == 0 {
 		// Audio-only stream: any frame starts playback.

@@ -19,9 +19,12 @@ type Subscriber struct {
 	skips   uint64
 	closed  bool
 	buf     []*Packet
+	// cues skipped over by a catch-up, to deliver before what follows.
+	cues []*Packet
 }
 
-// Batch is what one Next call returns.
+// Batch is what one Next call returns. Cue packets (Packet.Cue set) come in
+// order with the frames and are never skipped.
 type Batch struct {
 	// Packets in stream order, valid until the next call to Next. The first
 	// packet after a skip, or under a new TrackSet, is a keyframe.
@@ -122,12 +125,20 @@ func (sub *Subscriber) catchUpLocked() uint64 {
 	lagging := cur == nil // overwritten: the ring went round
 	if !lagging {
 		newest := s.atLocked(s.next - 1)
-		lagging = newest.Frame.Wall.Sub(cur.Frame.Wall) > s.hub.cfg.MaxLag
+		lagging = newest.Wall().Sub(cur.Wall()) > s.hub.cfg.MaxLag
 	}
 	if !lagging {
 		return 0
 	}
 	from := sub.cursor
+	defer func() {
+		// Frames may be skipped, cues may not: carry them over.
+		for seq := from; seq < sub.cursor; seq++ {
+			if p := s.atLocked(seq); p != nil && p.Cue != nil && len(sub.cues) < maxBatch {
+				sub.cues = append(sub.cues, p)
+			}
+		}
+	}()
 	if s.gop > sub.cursor && s.atLocked(s.gop) != nil {
 		sub.cursor = s.gop
 		sub.waitKey = false
@@ -141,19 +152,23 @@ func (sub *Subscriber) catchUpLocked() uint64 {
 	return sub.cursor - from
 }
 
-// collectLocked fills sub.buf with the packets to return now. If it holds
-// back trailing audio for the next video frame it returns how long until
-// that audio must go anyway.
+// collectLocked fills sub.buf with the packets to return now: cues carried
+// over a catch-up, then the ring from the cursor. If it holds back trailing
+// audio for the next video frame it returns how long until that audio must
+// go anyway.
 func (sub *Subscriber) collectLocked(now time.Time, audioHold time.Duration) time.Duration {
 	s := sub.stream
-	sub.buf = sub.buf[:0]
+	sub.buf = append(sub.buf[:0], sub.cues...)
+	carried := len(sub.buf)
+	clear(sub.cues)
+	sub.cues = sub.cues[:0]
 	lastVideo := -1
-	for sub.cursor+uint64(len(sub.buf)) < s.next && len(sub.buf) < maxBatch {
-		seq := sub.cursor + uint64(len(sub.buf))
+	seq := sub.cursor
+	for seq < s.next && len(sub.buf) < maxBatch {
 		p := s.atLocked(seq)
-		if sub.waitKey {
+		seq++
+		if sub.waitKey && p.Cue == nil {
 			if !startsDecoding(p) {
-				sub.cursor++
 				continue
 			}
 			sub.waitKey = false
@@ -163,18 +178,19 @@ func (sub *Subscriber) collectLocked(now time.Time, audioHold time.Duration) tim
 			lastVideo = len(sub.buf) - 1
 		}
 	}
-	var hold time.Duration
-	if n := len(sub.buf); n > 0 && lastVideo < n-1 && sub.buf[n-1].Tracks.Video >= 0 && n < maxBatch {
-		// Trailing audio of a stream with video: send it with the next
-		// video frame unless it has waited long enough.
-		firstHeld := sub.buf[lastVideo+1]
-		if waited := now.Sub(firstHeld.Frame.Wall); waited < audioHold {
-			sub.buf = sub.buf[:lastVideo+1]
-			hold = audioHold - waited
+	sub.cursor = seq
+	n := len(sub.buf)
+	held := max(lastVideo+1, carried)
+	if held < n && n < maxBatch && sub.buf[n-1].Tracks.Video >= 0 {
+		// Trailing audio (and cues) of a stream with video: send them with
+		// the next video frame unless they have waited long enough.
+		if waited := now.Sub(sub.buf[held].Wall()); waited < audioHold {
+			sub.cursor = sub.buf[held].Seq
+			sub.buf = sub.buf[:held]
+			return audioHold - waited
 		}
 	}
-	sub.cursor += uint64(len(sub.buf))
-	return hold
+	return 0
 }
 
 // startsDecoding reports whether a subscriber can start at p.

@@ -2,8 +2,12 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
+	"net/http"
 	"os"
+	"strings"
 	"sort"
 	"testing"
 	"time"
@@ -150,4 +154,87 @@ func deref(p *float64) any {
 		return nil
 	}
 	return *p
+}
+
+// cueInPage records, for each liveloop:cue event, the cue and the media time
+// of the frame most recently presented (requestVideoFrameCallback) when it
+// fired.
+const cueInPage = `(() => {
+  const v = document.querySelector('video');
+  window.__frameTime = -1;
+  const onFrame = (now, meta) => { window.__frameTime = meta.mediaTime; v.requestVideoFrameCallback(onFrame); };
+  v.requestVideoFrameCallback(onFrame);
+  window.__cues = [];
+  window.addEventListener('liveloop:cue', e => window.__cues.push({cue: e.detail, frameTime: window.__frameTime}));
+  return true;
+})()`
+
+type firedCue struct {
+	Cue struct {
+		ID        string          `json:"id"`
+		Type      string          `json:"type"`
+		MediaTime float64         `json:"mediaTime"`
+		Payload   json.RawMessage `json:"payload"`
+	} `json:"cue"`
+	FrameTime float64 `json:"frameTime"`
+}
+
+// TestCueFiresWithItsFrame: a cue posted during playback fires in Chromium
+// on the frame it was stamped on, within one frame, on the WebSocket path.
+func TestCueFiresWithItsFrame(t *testing.T) {
+	requireTools(t, "ffmpeg")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	srv := startServer(t, nil)
+	ffmpegPublish(t, ctx, "rtmp://"+srv.RTMPAddr().String()+"/live/cues", 60, "-tune", "zerolatency")
+	waitLive(t, ctx, srv, "cues")
+	tab := newBrowser(t, ctx)
+	if err := chromedp.Do(tab, chromedp.Navigate("http://"+srv.HTTPAddr().String()+"/watch/cues?proto=ws")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evalAwait[playerSample](tab, fmt.Sprintf(samplePlayback, 30, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evalAwait[bool](tab, cueInPage); err != nil {
+		t.Fatal(err)
+	}
+	const fps = 30.0
+	for i := range 5 {
+		resp, err := http.Post("http://"+srv.HTTPAddr().String()+"/api/v1/streams/cues/cues", "application/json",
+			strings.NewReader(fmt.Sprintf(`{"type":"test.mark","data":{"n":%d}}`, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var posted struct {
+			ID        string  `json:"id"`
+			MediaTime float64 `json:"mediaTime"`
+		}
+		json.NewDecoder(resp.Body).Decode(&posted)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST cue: %s", resp.Status)
+		}
+		fired, err := evalAwait[firedCue](tab, fmt.Sprintf(`(async (id) => {
+  for (;;) {
+    const c = window.__cues.find(c => c.cue.id === id);
+    if (c) return c;
+    await new Promise(r => setTimeout(r, 10));
+  }
+})(%q)`, posted.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		errFrames := math.Abs(fired.FrameTime-posted.MediaTime) * fps
+		t.Logf("cue %s at media time %.3f fired with frame %.3f: %.2f frames off", posted.ID, posted.MediaTime, fired.FrameTime, errFrames)
+		if fired.Cue.Type != "test.mark" || string(fired.Cue.Payload) != fmt.Sprintf(`{"n":%d}`, i) {
+			t.Fatalf("fired cue %+v", fired.Cue)
+		}
+		// The page's own frame callback runs after the player's for the same
+		// frame, so it may still hold the previous frame: one frame off is
+		// the test's resolution. The 5% is timestamp rounding (Chromium
+		// reports media times in microseconds).
+		if errFrames > 1.05 {
+			t.Fatalf("cue fired %.2f frames from its frame, want at most 1", errFrames)
+		}
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/liveloop/liveloop/config"
+	"github.com/liveloop/liveloop/cue"
 	"github.com/liveloop/liveloop/deliver/ws"
 	"github.com/liveloop/liveloop/demo"
 	"github.com/liveloop/liveloop/hub"
@@ -43,6 +44,7 @@ type Server struct {
 	http *http.Server
 	ln   net.Listener
 	clip *demo.Clip
+	cues *cue.Poster
 }
 
 // New builds a server from cfg and binds its listeners.
@@ -80,6 +82,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("server: listen http: %w", err)
 	}
 	s.ws = ws.New(ws.Config{Hub: s.hub, Logger: log.With("component", "ws")})
+	s.cues = cue.New(cue.Config{Hub: s.hub})
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -174,7 +177,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /api/v1/streams", s.listStreams)
-	mux.HandleFunc("GET /api/v1/streams/{stream...}", s.getStream)
+	mux.HandleFunc("GET /api/v1/streams/{stream}", s.getStream)
+	mux.Handle("POST /api/v1/streams/{stream}/cues", s.cues)
 	return mux
 }
 

@@ -251,6 +251,12 @@ func (v *viewer) sendStatus(s hub.State) error {
 func (v *viewer) sendPackets(pkts []*hub.Packet) error {
 	v.parts = v.parts[:0]
 	for _, p := range pkts {
+		if p.Cue != nil {
+			if v.tracks != nil { // an emsg needs an init segment before it
+				v.parts = append(v.parts, p.Cached(hub.SlotFMP4, cueBox))
+			}
+			continue
+		}
 		if p.Tracks != v.tracks {
 			if err := v.flush(); err != nil {
 				return err
@@ -317,6 +323,30 @@ func fragmentHeader(p *hub.Packet) []byte {
 		b = fmp4.AppendPRFT(b, t.ID, f.Wall, uint64(max(f.PTS, 0)))
 	}
 	return fmp4.AppendFragmentHeader(b, uint32(p.Seq), t, f)
+}
+
+// CueScheme is the emsg scheme_id_uri of Liveloop cues; the message data is
+// the cue as JSON: {"id", "type", "payload"}.
+const CueScheme = "urn:liveloop:cue"
+
+// cueBox makes the emsg box of a cue packet, its time on the timescale of the
+// stream's first track.
+func cueBox(p *hub.Packet) []byte {
+	c := p.Cue
+	rate := p.Tracks.Tracks[0].ClockRate
+	if p.Tracks.Video >= 0 {
+		rate = p.Tracks.Tracks[p.Tracks.Video].ClockRate
+	}
+	data, _ := json.Marshal(c)
+	return fmp4.AppendEmsg(nil, fmp4.Event{
+		SchemeIDURI:      CueScheme,
+		Value:            c.Type,
+		Timescale:        rate,
+		PresentationTime: uint64(media.DurationToTicks(c.Time, rate)),
+		Duration:         uint32(media.DurationToTicks(c.Duration, rate)),
+		ID:               uint32(p.Seq),
+		Data:             data,
+	})
 }
 
 // MimeType returns the MSE type of an fMP4 stream of the tracks, e.g.
