@@ -177,6 +177,9 @@ type Point struct {
 
 	// Server CPU over the window (absent without a server PID).
 	ServerCPUSeconds float64 `json:"serverCpuSeconds"`
+	// ServerSysSeconds is the kernel (system) part of ServerCPUSeconds:
+	// on loopback it includes much of the TCP work of both ends.
+	ServerSysSeconds float64 `json:"serverSysSeconds"`
 	// ServerCPUPerViewerMS is server CPU milliseconds per viewer-second:
 	// cpu / (viewers * wall).
 	ServerCPUPerViewerMS float64 `json:"serverCpuPerViewerSecondMs"`
@@ -197,7 +200,9 @@ type Point struct {
 	HeapBaselineBytes float64 `json:"heapStackBaselineBytes"`
 	HeapDuringBytes   float64 `json:"heapStackDuringBytes"`
 	HeapPerViewerKB   float64 `json:"heapStackPerViewerKB"`
-	ServerGoroutines  float64 `json:"serverGoroutines"`
+	// StackPerViewerKB is the goroutine-stack part of HeapPerViewerKB.
+	StackPerViewerKB float64 `json:"stackPerViewerKB"`
+	ServerGoroutines float64 `json:"serverGoroutines"`
 
 	// Latency: receive time - send time of every stamped video frame of
 	// every viewer in the window.
@@ -314,6 +319,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 type procSample struct {
 	wall      time.Time
 	serverCPU time.Duration
+	serverSys time.Duration
 	selfCPU   time.Duration
 	pubSent   uint32
 	pubBytes  uint64
@@ -327,6 +333,7 @@ func takeSample(cfg *Config, pub *Publisher) (procSample, error) {
 			return s, fmt.Errorf("loadtest: server CPU: %w", err)
 		}
 		s.serverCPU = st.CPU()
+		s.serverSys = time.Duration(st.STime) * time.Second / ClockTick
 	}
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
@@ -490,6 +497,7 @@ func runPoint(ctx context.Context, cfg *Config, pub *Publisher, n int) (*Point, 
 	if cfg.ServerPID != 0 {
 		cpu := (s1.serverCPU - s0.serverCPU).Seconds()
 		p.ServerCPUSeconds = cpu
+		p.ServerSysSeconds = (s1.serverSys - s0.serverSys).Seconds()
 		p.ServerCPUPerViewerMS = cpu * 1000 / (float64(n) * wall)
 		p.ServerCPUPercent = cpu / wall * 100
 		p.RSSDuringBytes = median(during)
@@ -502,6 +510,7 @@ func runPoint(ctx context.Context, cfg *Config, pub *Publisher, n int) (*Point, 
 	if merr == nil && merr1 == nil {
 		p.HeapDuringBytes = m1.HeapInuse + m1.StackInuse
 		p.HeapPerViewerKB = (p.HeapDuringBytes - p.HeapBaselineBytes) / float64(n) / 1024
+		p.StackPerViewerKB = (m1.StackInuse - m0.StackInuse) / float64(n) / 1024
 		p.ServerSkips = m1.Skips - m0.Skips
 		p.ServerGoroutines = m1.Goroutines
 	}

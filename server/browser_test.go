@@ -7,8 +7,8 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"strings"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
