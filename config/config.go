@@ -32,6 +32,17 @@ type Config struct {
 	// of letting it replace the first (an encoder reconnecting after a
 	// network fault needs takeover to get back in). Default false.
 	RefuseTakeover bool
+	// HLSPartTarget is the aimed-for LL-HLS partial segment duration.
+	// Default 200 ms.
+	HLSPartTarget time.Duration
+	// HLSSegmentTarget is the shortest LL-HLS segment; segments end at the
+	// first keyframe after it. Default 2 s.
+	HLSSegmentTarget time.Duration
+	// HLSChunkedParts streams a preload-hinted LL-HLS part as its frames
+	// are produced (chunked transfer) instead of answering once the part is
+	// complete. Default true: a player blocked on the hint gets each frame
+	// as soon as it exists.
+	HLSChunkedParts bool
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string
 	// LogFormat is text or json. Default text.
@@ -48,6 +59,10 @@ func Default() Config {
 		GracePeriod: 10 * time.Second,
 		LogLevel:    "info",
 		LogFormat:   "text",
+
+		HLSPartTarget:    200 * time.Millisecond,
+		HLSSegmentTarget: 2 * time.Second,
+		HLSChunkedParts:  true,
 	}
 }
 
@@ -61,6 +76,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Open, "open", c.Open, "let any publish key publish to the stream of that name")
 	fs.DurationVar(&c.GracePeriod, "grace", c.GracePeriod, "how long viewers wait for a dropped publisher to return")
 	fs.BoolVar(&c.RefuseTakeover, "refuse-takeover", c.RefuseTakeover, "refuse a second publisher on a live stream instead of replacing the first")
+	fs.DurationVar(&c.HLSPartTarget, "hls-part", c.HLSPartTarget, "LL-HLS partial segment target duration")
+	fs.DurationVar(&c.HLSSegmentTarget, "hls-segment", c.HLSSegmentTarget, "LL-HLS shortest segment (segments end at a keyframe after it)")
+	fs.BoolVar(&c.HLSChunkedParts, "hls-chunked-parts", c.HLSChunkedParts, "stream preload-hinted LL-HLS parts as they are produced")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 }
@@ -78,6 +96,12 @@ func (c *Config) Validate() error {
 	}
 	if c.GracePeriod < 0 {
 		errs = append(errs, fmt.Errorf("--grace %v: must not be negative", c.GracePeriod))
+	}
+	if c.HLSPartTarget < 50*time.Millisecond || c.HLSPartTarget > 2*time.Second {
+		errs = append(errs, fmt.Errorf("--hls-part %v: want 50ms to 2s", c.HLSPartTarget))
+	}
+	if c.HLSSegmentTarget < c.HLSPartTarget || c.HLSSegmentTarget > 30*time.Second {
+		errs = append(errs, fmt.Errorf("--hls-segment %v: want from --hls-part to 30s", c.HLSSegmentTarget))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

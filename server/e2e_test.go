@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -335,5 +336,35 @@ func TestUnknownStreamIsNotFound(t *testing.T) {
 	v.text()
 	if m := v.text(); m.Type != "error" || m.Code != "not_found" {
 		t.Fatalf("got %+v, want error not_found", m)
+	}
+}
+
+// TestFFmpegReadsLLHLS: ffmpeg publishes over RTMP; ffmpeg reads the
+// server's LL-HLS playlist back and decodes it without a warning.
+func TestFFmpegReadsLLHLS(t *testing.T) {
+	requireTools(t, "ffmpeg", "ffprobe")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv := startServer(t, nil)
+	ffmpegPublish(t, ctx, "rtmp://"+srv.RTMPAddr().String()+"/live/hls", 20, "-tune", "zerolatency")
+	waitLive(t, ctx, srv, "hls")
+	// A blocking reload for media sequence 1 returns once segment 0 is
+	// complete: ffmpeg's HLS reader needs whole segments.
+	resp, err := http.Get("http://" + srv.HTTPAddr().String() + "/hls/hls/media.m3u8?_HLS_msn=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("blocking reload: %s", resp.Status)
+	}
+	url := "http://" + srv.HTTPAddr().String() + "/hls/hls/index.m3u8"
+	out, err := exec.CommandContext(ctx, "ffmpeg", "-v", "warning", "-i", url, "-t", "3", "-f", "null", "-").CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Fatalf("ffmpeg reading %s: %v\n%s", url, err, out)
+	}
+	info, err := exec.CommandContext(ctx, "ffprobe", "-v", "warning", "-show_entries", "stream=codec_name,width,height", "-of", "compact", url).CombinedOutput()
+	if err != nil || !strings.Contains(string(info), "codec_name=h264|width=640|height=360") || !strings.Contains(string(info), "codec_name=aac") {
+		t.Fatalf("ffprobe %s: %v\n%s", url, err, info)
 	}
 }

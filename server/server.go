@@ -22,6 +22,7 @@ import (
 
 	"github.com/liveloop/liveloop/config"
 	"github.com/liveloop/liveloop/cue"
+	"github.com/liveloop/liveloop/deliver/llhls"
 	"github.com/liveloop/liveloop/deliver/ws"
 	"github.com/liveloop/liveloop/demo"
 	"github.com/liveloop/liveloop/hub"
@@ -41,6 +42,7 @@ type Server struct {
 	hub  *hub.Hub
 	rtmp *rtmp.Server
 	ws   *ws.Handler
+	hls  *llhls.Handler
 	http *http.Server
 	ln   net.Listener
 	clip *demo.Clip
@@ -83,6 +85,13 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.ws = ws.New(ws.Config{Hub: s.hub, Logger: log.With("component", "ws")})
 	s.cues = cue.New(cue.Config{Hub: s.hub})
+	s.hls = llhls.New(llhls.Config{
+		Hub:           s.hub,
+		Logger:        log.With("component", "llhls"),
+		PartTarget:    cfg.HLSPartTarget,
+		SegmentTarget: cfg.HLSSegmentTarget,
+		ChunkedParts:  cfg.HLSChunkedParts,
+	})
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -152,6 +161,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stop()
 	err := s.http.Shutdown(shutdownCtx)
 	s.ws.Close()
+	s.hls.Close()
 	s.hub.Close()
 	wg.Wait()
 	close(errc)
@@ -170,6 +180,7 @@ func (s *Server) routes() http.Handler {
 		panic(err) // the embedded tree is fixed at build time
 	}
 	mux.Handle("GET /ws/{stream...}", s.ws)
+	mux.Handle("/hls/", s.hls)
 	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assets)))
 	mux.HandleFunc("GET /watch/{stream...}", page(assets, "watch.html"))
 	mux.HandleFunc("GET /{$}", page(assets, "index.html"))
