@@ -32,6 +32,22 @@ type Config struct {
 	// of letting it replace the first (an encoder reconnecting after a
 	// network fault needs takeover to get back in). Default false.
 	RefuseTakeover bool
+	// NATSURL, when set, joins an external NATS cluster (comma-separated
+	// URLs) instead of starting the embedded NATS server.
+	NATSURL string
+	// NATSListen is the embedded NATS server's client address: host:port,
+	// or "none" for no port (only this process reaches it). Default
+	// 127.0.0.1:0, loopback only.
+	NATSListen string
+	// AdminKey lets POST /api/v1/session with the header X-Admin-Key issue
+	// moderator and host tokens. Empty (the default): no staff tokens. Also
+	// read from the environment variable LIVELOOP_ADMIN_KEY.
+	AdminKey string
+	// ChatHold holds non-moderator chat messages this long so moderators
+	// can remove them before viewers see them. Default 0 (off).
+	ChatHold time.Duration
+	// QAModeration puts new questions in a moderation queue. Default false.
+	QAModeration bool
 	// HLSPartTarget is the aimed-for LL-HLS partial segment duration.
 	// Default 200 ms.
 	HLSPartTarget time.Duration
@@ -60,6 +76,8 @@ func Default() Config {
 		LogLevel:    "info",
 		LogFormat:   "text",
 
+		NATSListen: "127.0.0.1:0",
+
 		HLSPartTarget:    200 * time.Millisecond,
 		HLSSegmentTarget: 2 * time.Second,
 		HLSChunkedParts:  true,
@@ -76,6 +94,11 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Open, "open", c.Open, "let any publish key publish to the stream of that name")
 	fs.DurationVar(&c.GracePeriod, "grace", c.GracePeriod, "how long viewers wait for a dropped publisher to return")
 	fs.BoolVar(&c.RefuseTakeover, "refuse-takeover", c.RefuseTakeover, "refuse a second publisher on a live stream instead of replacing the first")
+	fs.StringVar(&c.NATSURL, "nats", c.NATSURL, "external NATS `URL`s (comma-separated); default: an embedded NATS server")
+	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "embedded NATS client address `host:port`, or none")
+	fs.StringVar(&c.AdminKey, "admin-key", c.AdminKey, "key that issues moderator and host tokens (or env LIVELOOP_ADMIN_KEY)")
+	fs.DurationVar(&c.ChatHold, "chat-hold", c.ChatHold, "hold viewers' chat messages this long for moderators (0: off)")
+	fs.BoolVar(&c.QAModeration, "qa-moderation", c.QAModeration, "new questions wait for a moderator's approval")
 	fs.DurationVar(&c.HLSPartTarget, "hls-part", c.HLSPartTarget, "LL-HLS partial segment target duration")
 	fs.DurationVar(&c.HLSSegmentTarget, "hls-segment", c.HLSSegmentTarget, "LL-HLS shortest segment (segments end at a keyframe after it)")
 	fs.BoolVar(&c.HLSChunkedParts, "hls-chunked-parts", c.HLSChunkedParts, "stream preload-hinted LL-HLS parts as they are produced")
@@ -96,6 +119,14 @@ func (c *Config) Validate() error {
 	}
 	if c.GracePeriod < 0 {
 		errs = append(errs, fmt.Errorf("--grace %v: must not be negative", c.GracePeriod))
+	}
+	if c.NATSListen != "none" {
+		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
+			errs = append(errs, fmt.Errorf("--nats-listen %q: want host:port or none", c.NATSListen))
+		}
+	}
+	if c.ChatHold < 0 || c.ChatHold > time.Minute {
+		errs = append(errs, fmt.Errorf("--chat-hold %v: want 0 to 1m", c.ChatHold))
 	}
 	if c.HLSPartTarget < 50*time.Millisecond || c.HLSPartTarget > 2*time.Second {
 		errs = append(errs, fmt.Errorf("--hls-part %v: want 50ms to 2s", c.HLSPartTarget))

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/liveloop/liveloop/bus"
 	"github.com/liveloop/liveloop/config"
 	"github.com/liveloop/liveloop/cue"
 	"github.com/liveloop/liveloop/deliver/llhls"
@@ -27,7 +28,9 @@ import (
 	"github.com/liveloop/liveloop/demo"
 	"github.com/liveloop/liveloop/hub"
 	"github.com/liveloop/liveloop/ingest/rtmp"
+	"github.com/liveloop/liveloop/interact"
 	"github.com/liveloop/liveloop/media"
+	"github.com/liveloop/liveloop/roomapi"
 	"github.com/liveloop/liveloop/web"
 )
 
@@ -47,10 +50,15 @@ type Server struct {
 	ln   net.Listener
 	clip *demo.Clip
 	cues *cue.Poster
+
+	bus   *bus.Bus
+	rooms *interact.Rooms
+	api   *roomapi.Handler
 }
 
-// New builds a server from cfg and binds its listeners.
-func New(cfg config.Config, log *slog.Logger) (*Server, error) {
+// New builds a server from cfg and binds its listeners. On error nothing is
+// left running.
+func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -61,15 +69,40 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("server: data dir: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log}
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
 	s.hub = hub.New(hub.Config{GracePeriod: cfg.GracePeriod, RefuseTakeover: cfg.RefuseTakeover}, log.With("component", "hub"), nil)
 	if cfg.Demo {
-		clip, err := demo.Builtin()
-		if err != nil {
+		if s.clip, err = demo.Builtin(); err != nil {
 			return nil, err
 		}
-		s.clip = clip
 	}
-	var err error
+	s.cues = cue.New(cue.Config{Hub: s.hub})
+
+	// The audience's side: the bus, the rooms and their API.
+	if s.bus, err = bus.New(bus.Config{DataDir: cfg.DataDir, URL: cfg.NATSURL, Listen: cfg.NATSListen, Logger: log.With("component", "bus")}); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() { s.bus.Close() })
+	if s.rooms, err = interact.New(context.Background(), interact.Config{
+		NATS: s.bus.Conn(), JetStream: s.bus.JetStream(), Cues: s.cues,
+		Logger: log.With("component", "interact"), Hold: cfg.ChatHold, QAModeration: cfg.QAModeration,
+	}); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() { s.rooms.Close() })
+	if s.api, err = roomapi.New(roomapi.Config{Rooms: s.rooms, DataDir: cfg.DataDir, AdminKey: cfg.AdminKey, Logger: log.With("component", "roomapi")}); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() { s.api.Close() })
+
+	// The media path.
 	s.rtmp, err = rtmp.New(rtmp.Config{
 		Addr:    cfg.RTMPAddr,
 		Publish: s.publish,
@@ -78,13 +111,11 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.ln, err = net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		s.rtmp.Run(canceled())
+	undo = append(undo, func() { s.rtmp.Run(canceled()) })
+	if s.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("server: listen http: %w", err)
 	}
 	s.ws = ws.New(ws.Config{Hub: s.hub, Logger: log.With("component", "ws")})
-	s.cues = cue.New(cue.Config{Hub: s.hub})
 	s.hls = llhls.New(llhls.Config{
 		Hub:           s.hub,
 		Logger:        log.With("component", "llhls"),
@@ -162,8 +193,11 @@ func (s *Server) Run(ctx context.Context) error {
 	err := s.http.Shutdown(shutdownCtx)
 	s.ws.Close()
 	s.hls.Close()
+	s.api.Close()
 	s.hub.Close()
 	wg.Wait()
+	s.rooms.Close()
+	s.bus.Close()
 	close(errc)
 	errs := []error{err}
 	for e := range errc {
@@ -190,6 +224,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/streams", s.listStreams)
 	mux.HandleFunc("GET /api/v1/streams/{stream}", s.getStream)
 	mux.Handle("POST /api/v1/streams/{stream}/cues", s.cues)
+	mux.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
+	s.api.Register(mux)
 	return mux
 }
 

@@ -1,0 +1,699 @@
+// Package interact runs the audience's side of a stream: one room per
+// stream with chat, polls, Q&A, reactions and presence.
+//
+// A room's state is a projection of its event log in JetStream (stream
+// ROOMS, subjects room.{stream}.ctl and room.{stream}.act; see event.go).
+// A command is checked against the room's state, appended to the log, and
+// answered only once the room has applied its event: the verdict is the
+// projection's, so every node that applies the log agrees on it, and an
+// acknowledged command is in the log. Idempotency keys make retries safe:
+// JetStream drops a repeated Nats-Msg-Id within its window, and the
+// projection remembers verdicts by key beyond it.
+//
+// Life cycle: New creates the log stream if needed; rooms start on first
+// use (replaying their log before answering) and stop when idle; Close
+// stops every room and waits for their goroutines.
+package interact
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// CuePoster posts a cue on a stream's media timeline (the lead implements
+// it against the hub). Called from one goroutine per Rooms, never with a
+// lock held.
+type CuePoster interface {
+	PostCue(stream string, typ string, data json.RawMessage) error
+}
+
+// Config configures Rooms. Zero values take the defaults shown.
+type Config struct {
+	// NATS and JetStream are the bus (required).
+	NATS      *nats.Conn
+	JetStream jetstream.JetStream
+	// Cues receives the events viewers should see with the picture
+	// (optional).
+	Cues   CuePoster
+	Logger *slog.Logger
+	// NodeID names this node in events and presence. Default: random.
+	NodeID string
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+
+	// Replicas of the ROOMS stream (with a NATS cluster). Default 1.
+	Replicas int
+	// DedupWindow is JetStream's duplicate window. Default 2 min.
+	DedupWindow time.Duration
+	// MaxRooms bounds the rooms a node runs at once. Default 1000.
+	MaxRooms int
+	// IdleTimeout stops a room without viewers or requests. Default 10 min.
+	IdleTimeout time.Duration
+
+	// History is the number of chat messages a joiner gets. Default 50.
+	History int
+	// MaxChatLen bounds a chat message, in characters. Default 500.
+	MaxChatLen int
+	// ChatRate and ChatBurst are each viewer's token bucket for chat and
+	// questions: messages per second and burst. Default 1/s, burst 5.
+	ChatRate  float64
+	ChatBurst int
+	// ReactRate and ReactBurst are the same for reactions. Default 10/s, 20.
+	ReactRate  float64
+	ReactBurst int
+	// Hold keeps non-staff chat messages from viewers for this long, so
+	// moderators can remove them first. Default 0 (off).
+	Hold time.Duration
+	// QAModeration puts viewers' questions in a queue until approved.
+	QAModeration bool
+	// Review, if set, is asked about every non-staff chat message.
+	Review *Review
+
+	// Emoji lists the reactions allowed. Default ❤️ 😂 👏 🔥 😮 😢 👍 🎉.
+	Emoji []string
+	// ReactionWindow is the reaction aggregation window. Default 250 ms.
+	ReactionWindow time.Duration
+	// FlushInterval spaces batches to viewers under load. Default 250 ms.
+	FlushInterval time.Duration
+	// PresenceInterval spaces presence reports. Default 1 s.
+	PresenceInterval time.Duration
+	// ResultsCueInterval spaces live poll result cues. Default 2 s.
+	ResultsCueInterval time.Duration
+	// SubscriberQueue is the batches a subscriber may fall behind before
+	// it is cut off (and resumes). Default 64.
+	SubscriberQueue int
+	// EventRing is the recent events kept per room for resuming.
+	// Default 4096.
+	EventRing int
+	// MaxPolls, MaxQuestions, MaxKeys bound a room's state (equal on every
+	// node). Defaults 100, 1000, 100000.
+	MaxPolls, MaxQuestions, MaxKeys int
+	// MaxWaiters bounds commands in flight per room. Default 20000.
+	MaxWaiters int
+	// CommandTimeout bounds waiting for a command's verdict. Default 10 s.
+	CommandTimeout time.Duration
+}
+
+func (c *Config) defaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defD := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defF := func(v *float64, d float64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.NodeID == "" {
+		c.NodeID = randomID(6)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if len(c.Emoji) == 0 {
+		c.Emoji = []string{"❤️", "😂", "👏", "🔥", "😮", "😢", "👍", "🎉"}
+	}
+	def(&c.Replicas, 1)
+	defD(&c.DedupWindow, 2*time.Minute)
+	def(&c.MaxRooms, 1000)
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 10 * time.Minute
+	}
+	def(&c.History, 50)
+	def(&c.MaxChatLen, 500)
+	defF(&c.ChatRate, 1)
+	def(&c.ChatBurst, 5)
+	defF(&c.ReactRate, 10)
+	def(&c.ReactBurst, 20)
+	defD(&c.ReactionWindow, 250*time.Millisecond)
+	defD(&c.FlushInterval, 250*time.Millisecond)
+	defD(&c.PresenceInterval, time.Second)
+	defD(&c.ResultsCueInterval, 2*time.Second)
+	def(&c.SubscriberQueue, 64)
+	def(&c.EventRing, 4096)
+	def(&c.MaxPolls, 100)
+	def(&c.MaxQuestions, 1000)
+	def(&c.MaxKeys, 100000)
+	def(&c.MaxWaiters, 20000)
+	defD(&c.CommandTimeout, 10*time.Second)
+}
+
+// Rooms is a node's set of rooms.
+type Rooms struct {
+	cfg Config
+	lim limits
+	log *slog.Logger
+
+	mu     sync.Mutex
+	rooms  map[string]*Room
+	closed bool
+
+	cues    chan cueReq
+	quit    chan struct{}
+	wg      sync.WaitGroup
+	metrics Metrics
+}
+
+// Metrics counts what the rooms do; read them with Load.
+type Metrics struct {
+	applied, lagged, batches, cuesDropped atomic.Int64
+}
+
+// MetricsSnapshot is a reading of Metrics.
+type MetricsSnapshot struct {
+	Rooms       int   // running rooms
+	Applied     int64 // log events applied
+	Batches     int64 // batches flushed to subscribers
+	Lagged      int64 // subscribers cut off for falling behind
+	CuesDropped int64 // cues dropped because the cue queue was full
+}
+
+// Metrics returns the counters.
+func (rs *Rooms) Metrics() MetricsSnapshot {
+	rs.mu.Lock()
+	n := len(rs.rooms)
+	rs.mu.Unlock()
+	return MetricsSnapshot{
+		Rooms: n, Applied: rs.metrics.applied.Load(), Batches: rs.metrics.batches.Load(),
+		Lagged: rs.metrics.lagged.Load(), CuesDropped: rs.metrics.cuesDropped.Load(),
+	}
+}
+
+type cueReq struct {
+	stream, typ string
+	data        json.RawMessage
+}
+
+// New makes the node's rooms, creating or updating the ROOMS stream.
+func New(ctx context.Context, cfg Config) (*Rooms, error) {
+	if cfg.NATS == nil || cfg.JetStream == nil {
+		return nil, errors.New("interact: NATS and JetStream are required")
+	}
+	cfg.defaults()
+	_, err := cfg.JetStream.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamName,
+		Description: "Liveloop room event logs",
+		Subjects:    []string{subjectPrefix + "*.ctl", subjectPrefix + "*.act"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		Duplicates:  cfg.DedupWindow,
+		MaxMsgSize:  64 << 10,
+		Discard:     jetstream.DiscardNew,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("interact: stream %s: %w", StreamName, err)
+	}
+	rs := &Rooms{
+		cfg: cfg,
+		lim: limits{History: cfg.History, MaxPolls: cfg.MaxPolls, MaxQuestions: cfg.MaxQuestions, MaxKeys: cfg.MaxKeys},
+		log: cfg.Logger, rooms: map[string]*Room{},
+		cues: make(chan cueReq, 256), quit: make(chan struct{}),
+	}
+	rs.wg.Add(1)
+	go rs.runCues()
+	return rs, nil
+}
+
+func (rs *Rooms) now() time.Time { return rs.cfg.Now() }
+
+// Close stops every room and waits for their goroutines.
+func (rs *Rooms) Close() error {
+	rs.mu.Lock()
+	if rs.closed {
+		rs.mu.Unlock()
+		return nil
+	}
+	rs.closed = true
+	rooms := rs.rooms
+	rs.rooms = nil
+	rs.mu.Unlock()
+	for _, r := range rooms {
+		r.stop()
+	}
+	close(rs.quit)
+	rs.wg.Wait()
+	return nil
+}
+
+// room returns the running room for name, starting it (and waiting for
+// its replay) if needed.
+func (rs *Rooms) room(ctx context.Context, name string) (*Room, error) {
+	if !ValidRoom(name) {
+		return nil, errf(ErrNotFound.Code, "%q cannot name a room", name)
+	}
+	rs.mu.Lock()
+	if rs.closed {
+		rs.mu.Unlock()
+		return nil, ErrClosed
+	}
+	r := rs.rooms[name]
+	if r != nil {
+		select {
+		case <-r.done:
+			r = nil // stopped when idle
+		default:
+		}
+	}
+	if r == nil {
+		if len(rs.rooms) >= rs.cfg.MaxRooms {
+			for n, o := range rs.rooms {
+				select {
+				case <-o.done:
+					delete(rs.rooms, n)
+				default:
+				}
+			}
+			if len(rs.rooms) >= rs.cfg.MaxRooms {
+				rs.mu.Unlock()
+				return nil, ErrTooManyRooms
+			}
+		}
+		r = newRoom(rs, name)
+		rs.rooms[name] = r
+		// Started under the lock so that one goroutine starts a room; the
+		// start is a few JetStream requests.
+		if err := r.start(ctx); err != nil {
+			delete(rs.rooms, name)
+			rs.mu.Unlock()
+			return nil, fmt.Errorf("%w: start room: %v", ErrUnavailable, err)
+		}
+	}
+	rs.mu.Unlock()
+	select {
+	case <-r.ready:
+		return r, nil
+	case <-r.done:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: room %s replaying", ErrTimeout, name)
+	}
+}
+
+// withRoom runs fn on the room, again on a fresh room if the first one
+// stopped in between.
+func (rs *Rooms) withRoom(ctx context.Context, name string, fn func(*Room) error) error {
+	for range 3 {
+		r, err := rs.room(ctx, name)
+		if err != nil {
+			return err
+		}
+		if err = fn(r); !errors.Is(err, errRoomGone) {
+			return err
+		}
+	}
+	return ErrUnavailable
+}
+
+// Do runs one command in a room on behalf of actor and returns its
+// verdict once its event is in the log and applied (reactions, which are
+// not logged, return at once). A refusal is an *Error, also in Result.Err.
+// Retrying with the same cmd.Key is always safe.
+func (rs *Rooms) Do(ctx context.Context, room string, actor Actor, cmd Command) (Result, error) {
+	if err := cmd.Validate(); err != nil {
+		return Result{}, err
+	}
+	if actor.ID == "" || len(actor.ID) > MaxViewerIDLen || !actor.Role.Valid() {
+		return Result{}, errf(ErrForbidden.Code, "no valid actor")
+	}
+	if StaffOnly(cmd.Type) && !actor.Role.Staff() {
+		return Result{}, ErrForbidden
+	}
+	ctx, cancel := context.WithTimeout(ctx, rs.cfg.CommandTimeout)
+	defer cancel()
+	var res Result
+	err := rs.withRoom(ctx, room, func(r *Room) error {
+		var err error
+		if cmd.Type == CmdReact {
+			return r.doReact(actor, &cmd)
+		}
+		res, err = r.do(ctx, actor, &cmd)
+		return err
+	})
+	if res.Err != nil {
+		return res, res.Err
+	}
+	return res, err
+}
+
+func (r *Room) doReact(actor Actor, cmd *Command) error {
+	if !r.limiter.allow("r/"+actor.ID, r.rs.now(), r.rs.cfg.ReactRate, r.rs.cfg.ReactBurst) {
+		return ErrRateLimited
+	}
+	if !r.react.add(cmd.Emoji, max(cmd.Count, 1)) {
+		return errf(ErrBadRequest.Code, "emoji %q is not one of the room's reactions", cmd.Emoji)
+	}
+	return nil
+}
+
+// maxCtlRetries bounds re-checks after losing an optimistic-concurrency
+// race on the ctl subject.
+const maxCtlRetries = 5
+
+func (r *Room) do(ctx context.Context, actor Actor, cmd *Command) (Result, error) {
+	cfg := &r.rs.cfg
+	key := actor.ID + "/" + cmd.Key
+	if cmd.Key == "" {
+		key = actor.ID + "/~" + randomID(12)
+	}
+	if cmd.Type == CmdChatSend {
+		if n := len([]rune(cmd.Text)); n > cfg.MaxChatLen {
+			return Result{}, errf(ErrTooLong.Code, "message is %d characters, at most %d", n, cfg.MaxChatLen)
+		}
+	}
+	ctl := ctlCommand(cmd.Type)
+	for attempt := 0; ; attempt++ {
+		reply := make(chan prepareResp, 1)
+		if err := r.request(ctx, prepareReq{actor: actor, cmd: cmd, key: key, reply: reply}); err != nil {
+			return Result{}, ctxErr(err)
+		}
+		var p prepareResp
+		select {
+		case p = <-reply:
+		case <-r.done:
+			return Result{}, errRoomGone
+		}
+		if p.done != nil {
+			return *p.done, nil
+		}
+		if p.err != nil {
+			return Result{}, p.err
+		}
+		cancelWait := func() { _ = r.request(context.Background(), cancelReq{key: key, wait: p.wait}) }
+		if !actor.Role.Staff() && (cmd.Type == CmdChatSend || cmd.Type == CmdAsk) {
+			if !r.limiter.allow("c/"+actor.ID, r.rs.now(), cfg.ChatRate, cfg.ChatBurst) {
+				cancelWait()
+				return Result{}, ErrRateLimited
+			}
+			if cmd.Type == CmdChatSend && cfg.Review != nil && !cfg.Review.Allow(ctx, r.name, actor, cmd) {
+				cancelWait()
+				return Result{}, ErrRejected
+			}
+		}
+		data, err := json.Marshal(&p.ev)
+		if err != nil {
+			cancelWait()
+			return Result{}, err
+		}
+		subj := subjAct(r.token)
+		opts := []jetstream.PublishOpt{jetstream.WithMsgID(r.name + "/" + key)}
+		if ctl {
+			subj = subjCtl(r.token)
+			opts = append(opts, jetstream.WithExpectLastSequencePerSubject(p.expect))
+		}
+		ack, err := cfg.JetStream.PublishMsg(ctx, &nats.Msg{Subject: subj, Data: data}, opts...)
+		var apiErr *jetstream.APIError
+		if ctl && errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+			// Another node changed the room's rules first: catch up, check again.
+			cancelWait()
+			if attempt+1 >= maxCtlRetries {
+				return Result{}, errf(ErrConflict.Code, "the room kept changing; retry")
+			}
+			if err := r.catchUp(ctx); err != nil {
+				return Result{}, err
+			}
+			continue
+		}
+		if err != nil {
+			cancelWait()
+			if ctx.Err() != nil {
+				return Result{}, ErrTimeout
+			}
+			return Result{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		if ack.Duplicate {
+			_ = r.request(ctx, dupReq{key: key, seq: ack.Sequence})
+		}
+		select {
+		case res := <-p.wait:
+			return res, nil
+		case <-ctx.Done():
+			cancelWait()
+			return Result{}, ErrTimeout
+		}
+	}
+}
+
+// catchUp waits until the room has applied the last event of its ctl
+// subject.
+func (r *Room) catchUp(ctx context.Context) error {
+	stream, err := r.rs.cfg.JetStream.Stream(ctx, StreamName)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	m, err := stream.GetLastMsgForSubject(ctx, subjCtl(r.token))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	reply := make(chan struct{})
+	if err := r.request(ctx, appliedReq{seq: m.Sequence, reply: reply}); err != nil {
+		return ctxErr(err)
+	}
+	select {
+	case <-reply:
+		return nil
+	case <-ctx.Done():
+		return ErrTimeout
+	}
+}
+
+func ctxErr(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return ErrTimeout
+	}
+	return err
+}
+
+// closeTimedPoll closes a poll whose timer ran out. The key is the same on
+// every node, so racing nodes append one close.
+func (rs *Rooms) closeTimedPoll(room, id string) {
+	rs.wg.Add(1)
+	go func() {
+		defer rs.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), rs.cfg.CommandTimeout)
+		defer cancel()
+		go func() {
+			select {
+			case <-rs.quit:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		_, err := rs.Do(ctx, room, systemActor, Command{Type: CmdPollClose, ID: id, Key: "timer-" + id})
+		if err != nil && !errors.Is(err, ErrPollClosed) && !errors.Is(err, ErrClosed) {
+			rs.log.Warn("closing timed poll", "stream", room, "poll", id, "err", err)
+		}
+	}()
+}
+
+// Subscribe joins a viewer to a room's events. since > 0 asks for the
+// events after that sequence (a reconnect); if the room no longer has
+// them all, or since is 0, the first message is a snapshot.
+func (rs *Rooms) Subscribe(ctx context.Context, room string, since uint64, staff bool) (*Sub, error) {
+	var sub *Sub
+	err := rs.withRoom(ctx, room, func(r *Room) error {
+		reply := make(chan *Sub, 1)
+		if err := r.request(ctx, subscribeReq{since: since, staff: staff, reply: reply}); err != nil {
+			return err
+		}
+		select {
+		case sub = <-reply:
+			return nil
+		case <-r.done:
+			return errRoomGone
+		}
+	})
+	return sub, ctxErr(err)
+}
+
+// Snapshot returns the room's state as a viewer (or staff) sees it.
+func (rs *Rooms) Snapshot(ctx context.Context, room string, staff bool) (Snapshot, error) {
+	var snap Snapshot
+	err := rs.withRoom(ctx, room, func(r *Room) error {
+		return r.read(ctx, func(s *state, viewers int) {
+			snap = s.snapshot(rs.now(), staff)
+			snap.Viewers = viewers
+		})
+	})
+	return snap, ctxErr(err)
+}
+
+// Polls returns the room's polls, oldest first.
+func (rs *Rooms) Polls(ctx context.Context, room string, staff bool) ([]PollView, error) {
+	list := []PollView{}
+	err := rs.withRoom(ctx, room, func(r *Room) error {
+		return r.read(ctx, func(s *state, _ int) {
+			for _, id := range s.pollOrder {
+				if p := s.polls[id]; staff || p.status != PollDraft {
+					list = append(list, p.view(staff))
+				}
+			}
+		})
+	})
+	return list, ctxErr(err)
+}
+
+// Poll returns one poll, with its results if the reader may see them.
+func (rs *Rooms) Poll(ctx context.Context, room, id string, staff bool) (PollView, error) {
+	var v PollView
+	found := false
+	err := rs.withRoom(ctx, room, func(r *Room) error {
+		return r.read(ctx, func(s *state, _ int) {
+			if p := s.polls[id]; p != nil && (staff || p.status != PollDraft) {
+				v, found = p.view(staff), true
+			}
+		})
+	})
+	if err == nil && !found {
+		err = errf(ErrNotFound.Code, "no poll %q", id)
+	}
+	return v, ctxErr(err)
+}
+
+// Questions returns questions by upvotes: visible ones, or (staff only)
+// those of a status.
+func (rs *Rooms) Questions(ctx context.Context, room, status string, staff bool) ([]QuestionView, error) {
+	var list []QuestionView
+	err := rs.withRoom(ctx, room, func(r *Room) error {
+		return r.read(ctx, func(s *state, _ int) { list = s.questionList(status, staff, rs.cfg.MaxQuestions) })
+	})
+	return list, ctxErr(err)
+}
+
+// postCue queues a cue; a full queue drops it (counted).
+func (rs *Rooms) postCue(stream, typ string, data any) {
+	if rs.cfg.Cues == nil {
+		return
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return
+	}
+	select {
+	case rs.cues <- cueReq{stream: stream, typ: typ, data: b}:
+	default:
+		rs.metrics.cuesDropped.Add(1)
+	}
+}
+
+func (rs *Rooms) runCues() {
+	defer rs.wg.Done()
+	for {
+		select {
+		case c := <-rs.cues:
+			if err := rs.cfg.Cues.PostCue(c.stream, c.typ, c.data); err != nil {
+				rs.log.Warn("posting cue", "stream", c.stream, "type", c.typ, "err", err)
+			}
+		case <-rs.quit:
+			return
+		}
+	}
+}
+
+// reactionCounter sums reactions between windows without a lock.
+type reactionCounter struct {
+	emoji  []string
+	counts []atomic.Int64
+}
+
+func newReactionCounter(emoji []string) reactionCounter {
+	return reactionCounter{emoji: emoji, counts: make([]atomic.Int64, len(emoji))}
+}
+
+func (c *reactionCounter) add(emoji string, n int) bool {
+	for i, e := range c.emoji {
+		if e == emoji {
+			c.counts[i].Add(int64(n))
+			return true
+		}
+	}
+	return false
+}
+
+// take returns and resets the counts, nil if none.
+func (c *reactionCounter) take() map[string]int {
+	var m map[string]int
+	for i := range c.counts {
+		if n := c.counts[i].Swap(0); n > 0 {
+			if m == nil {
+				m = map[string]int{}
+			}
+			m[c.emoji[i]] = int(n)
+		}
+	}
+	return m
+}
+
+func randomID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return strings.TrimRight(base64.RawURLEncoding.EncodeToString(b), "=")
+}
+
+// Review asks the operator's moderation service about chat messages: an
+// HTTP POST of {"stream","viewer","name","text","mediaTime"} to URL, whose
+// JSON answer {"allow": bool} decides. A failure or no answer within
+// Timeout falls back to Fallback.
+type Review struct {
+	URL      string
+	Timeout  time.Duration // default 500 ms
+	Fallback bool          // allow (true) or deny (false) when the service fails
+	Client   *http.Client  // default http.DefaultClient
+}
+
+// Allow asks the review service about one message.
+func (rv *Review) Allow(ctx context.Context, stream string, actor Actor, cmd *Command) bool {
+	timeout := rv.Timeout
+	if timeout <= 0 {
+		timeout = 500 * time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	body, _ := json.Marshal(map[string]any{
+		"stream": stream, "viewer": actor.ID, "name": actor.Name, "text": cmd.Text, "mediaTime": cmd.MediaTime,
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rv.URL, strings.NewReader(string(body)))
+	if err != nil {
+		return rv.Fallback
+	}
+	req.Header.Set("Content-Type", "application/json")
+	client := rv.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return rv.Fallback
+	}
+	defer resp.Body.Close()
+	var ans struct {
+		Allow *bool `json:"allow"`
+	}
+	if resp.StatusCode/100 != 2 || json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&ans) != nil || ans.Allow == nil {
+		return rv.Fallback
+	}
+	return *ans.Allow
+}
