@@ -118,7 +118,9 @@ type Stream struct {
 	name string
 	log  *slog.Logger
 
-	mu        sync.Mutex
+	// mu guards the stream. Subscribers only read it (RLock), so hundreds
+	// of them woken by one frame do not queue behind each other.
+	mu        sync.RWMutex
 	state     State
 	publisher *Publisher
 	sessions  int
@@ -137,6 +139,9 @@ type Stream struct {
 	started time.Time
 	subs    int
 	cues    uint64 // cues posted, for IDs
+	// stopAudioWake cancels the pending wake-up for audio that waits for
+	// its video frame; nil when none is pending.
+	stopAudioWake func() bool
 }
 
 func newStream(h *Hub, name string) *Stream {
@@ -171,8 +176,8 @@ type Info struct {
 
 // Info returns a snapshot of the stream.
 func (s *Stream) Info() Info {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	inf := Info{
 		Name:        s.name,
 		State:       s.state,
@@ -191,8 +196,8 @@ func (s *Stream) Info() Info {
 // MediaTime returns the stream's media clock: the presentation time of the
 // newest ingested frame on the stream's timeline.
 func (s *Stream) MediaTime() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	return s.lastPTS
 }
 
@@ -266,6 +271,10 @@ func (s *Stream) finish() {
 		s.stopGrace()
 		s.stopGrace = nil
 	}
+	if s.stopAudioWake != nil {
+		s.stopAudioWake()
+		s.stopAudioWake = nil
+	}
 	s.setStateLocked(StateEnded)
 	s.mu.Unlock()
 	if p != nil {
@@ -299,6 +308,12 @@ func (s *Stream) atLocked(seq uint64) *Packet {
 }
 
 // appendLocked adds a packet to the ring and wakes subscribers.
+//
+// On a stream with video, an audio packet wakes nobody: subscribers send
+// audio with the video frame that follows it (one write per video frame),
+// so waking them for audio alone would only make them go back to sleep. If
+// no video frame comes within AudioHold (a frozen picture), one stream-wide
+// timer wakes everyone to send the audio on its own.
 func (s *Stream) appendLocked(pk *Packet) {
 	pk.Seq = s.next
 	s.ring[pk.Seq&uint64(len(s.ring)-1)] = pk
@@ -314,5 +329,26 @@ func (s *Stream) appendLocked(pk *Packet) {
 	if pk.Tracks.Video < 0 && s.next-s.gop > 32 {
 		s.gop = s.next - 32
 	}
+	if pk.Frame != nil && !pk.Video && pk.Tracks.Video >= 0 {
+		if s.stopAudioWake == nil {
+			s.stopAudioWake = s.hub.clock.AfterFunc(s.hub.cfg.AudioHold, s.wakeForAudio)
+		}
+		return
+	}
+	if s.stopAudioWake != nil {
+		s.stopAudioWake()
+		s.stopAudioWake = nil
+	}
 	s.wakeLocked()
+}
+
+// wakeForAudio wakes subscribers for audio that waited AudioHold for a
+// video frame.
+func (s *Stream) wakeForAudio() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopAudioWake != nil {
+		s.stopAudioWake = nil
+		s.wakeLocked()
+	}
 }

@@ -81,9 +81,9 @@ func (sub *Subscriber) Next(ctx context.Context) (Batch, error) {
 	cfg := &s.hub.cfg
 	var holdTimer <-chan struct{}
 	for {
-		s.mu.Lock()
+		s.mu.RLock()
 		if s.state == StateEnded {
-			s.mu.Unlock()
+			s.mu.RUnlock()
 			return Batch{State: StateEnded}, ErrEnded
 		}
 		b := Batch{State: s.state}
@@ -93,7 +93,7 @@ func (sub *Subscriber) Next(ctx context.Context) (Batch, error) {
 		notify := s.notify
 		changed := b.State != sub.state
 		sub.state = b.State
-		s.mu.Unlock()
+		s.mu.RUnlock()
 
 		if len(b.Packets) > 0 || changed || b.Skipped > 0 {
 			return b, nil

@@ -156,16 +156,21 @@ func deref(p *float64) any {
 	return *p
 }
 
-// cueInPage records, for each liveloop:cue event, the cue and the media time
-// of the frame most recently presented (requestVideoFrameCallback) when it
-// fired.
+// cueInPage records each liveloop:cue event with the media time of the
+// frame presented when it fired: the page's frame callback runs right after
+// the player's for the same frame, so a cue fired while frame F is
+// presented is matched with F (a cue fired between frames, with the next).
 const cueInPage = `(() => {
   const v = document.querySelector('video');
-  window.__frameTime = -1;
-  const onFrame = (now, meta) => { window.__frameTime = meta.mediaTime; v.requestVideoFrameCallback(onFrame); };
-  v.requestVideoFrameCallback(onFrame);
   window.__cues = [];
-  window.addEventListener('liveloop:cue', e => window.__cues.push({cue: e.detail, frameTime: window.__frameTime}));
+  let pending = [];
+  window.addEventListener('liveloop:cue', e => pending.push(e.detail));
+  const onFrame = (now, meta) => {
+    for (const cue of pending) window.__cues.push({cue, frameTime: meta.mediaTime});
+    pending = [];
+    v.requestVideoFrameCallback(onFrame);
+  };
+  v.requestVideoFrameCallback(onFrame);
   return true;
 })()`
 
@@ -229,10 +234,8 @@ func TestCueFiresWithItsFrame(t *testing.T) {
 		if fired.Cue.Type != "test.mark" || string(fired.Cue.Payload) != fmt.Sprintf(`{"n":%d}`, i) {
 			t.Fatalf("fired cue %+v", fired.Cue)
 		}
-		// The page's own frame callback runs after the player's for the same
-		// frame, so it may still hold the previous frame: one frame off is
-		// the test's resolution. The 5% is timestamp rounding (Chromium
-		// reports media times in microseconds).
+		// The 5% is timestamp rounding: Chromium reports media times in
+		// microseconds.
 		if errFrames > 1.05 {
 			t.Fatalf("cue fired %.2f frames from its frame, want at most 1", errFrames)
 		}

@@ -232,7 +232,9 @@ func (c *Conn) ReadMessage() (byte, []byte, error) {
 			if _, err := io.ReadFull(c.br, payload); err != nil {
 				return 0, nil, err
 			}
-			MaskBytes(h.Mask, 0, payload)
+			if h.Masked {
+				MaskBytes(h.Mask, 0, payload)
+			}
 			switch h.Opcode {
 			case OpPing:
 				if err := c.write(OpPong, payload); err != nil {
@@ -268,7 +270,9 @@ func (c *Conn) ReadMessage() (byte, []byte, error) {
 		if _, err := io.ReadFull(c.br, msg[start:]); err != nil {
 			return 0, nil, err
 		}
-		MaskBytes(h.Mask, 0, msg[start:])
+		if h.Masked {
+			MaskBytes(h.Mask, 0, msg[start:])
+		}
 		if h.Fin {
 			return msgOp, msg, nil
 		}

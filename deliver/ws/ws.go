@@ -47,6 +47,9 @@ type Handler struct {
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	mu     sync.Mutex // guards closed and wg.Add against Close
+	closed bool
 	wg     sync.WaitGroup
 
 	viewers   atomic.Int64
@@ -87,6 +90,9 @@ func (h *Handler) Stats() Stats {
 
 // Close disconnects every viewer and waits for their goroutines.
 func (h *Handler) Close() error {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
 	h.cancel()
 	h.wg.Wait()
 	return nil
@@ -104,13 +110,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	h.wg.Add(1)
-	defer h.wg.Done()
 	id := h.sessions.Add(1)
-	h.viewers.Add(1)
-	defer h.viewers.Add(-1)
 	v := &viewer{h: h, conn: conn, name: name, log: h.log.With("stream", name, "viewer", id, "remote", conn.RemoteAddr().String())}
-	v.run()
+	// The viewer runs on a goroutine of its own, owned by the Handler, and
+	// ServeHTTP returns: net/http's per-connection goroutine and its deep
+	// stack are not kept for the life of every viewer.
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		conn.Close(websocket.CloseGoingAway, "server shutdown")
+		return
+	}
+	h.wg.Add(1)
+	h.mu.Unlock()
+	h.viewers.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer h.viewers.Add(-1)
+		v.run()
+	}()
 }
 
 // viewer is one WebSocket playback session.
