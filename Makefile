@@ -4,12 +4,13 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/liveloop/liveloop/server.Version=$(VERSION)
 
-.PHONY: all build run test deps vet lint gotest web web-check fuzz bench demo-clip clean
+.PHONY: all build run test deps vet lint gotest web web-check fuzz bench load demo-clip clean
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/liveloop ./cmd/liveloop
+	$(GO) build -o bin/liveloop-load ./cmd/liveloop-load
 
 run:
 	$(GO) run ./cmd/liveloop serve --demo
@@ -53,6 +54,11 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./hub ./fmp4 ./deliver/...
+
+# The server under load: one RTMP publisher and N WebSocket viewers, CPU per
+# viewer, delivery latency, startup, memory (see cmd/liveloop-load).
+load: build
+	./bin/liveloop-load --server-bin ./bin/liveloop --viewers 1,100,500 --duration 20s
 
 # Regenerate the embedded demo clip (needs ffmpeg).
 demo-clip:

@@ -187,6 +187,10 @@ type Point struct {
 	// The tool's own CPU over the window (publisher and viewers).
 	ClientCPUSeconds float64 `json:"clientCpuSeconds"`
 	ClientCPUPercent float64 `json:"clientCpuPercent"`
+	// OtherCPUPercent is the rest of the machine's busy time (of one
+	// core) over the window: other processes that may have disturbed the
+	// figures. Without a server PID it includes the server.
+	OtherCPUPercent float64 `json:"otherCpuPercent"`
 
 	// Server memory: VmRSS before the viewers connected and the median
 	// of samples during the window, and the difference per viewer.
@@ -321,6 +325,7 @@ type procSample struct {
 	serverCPU time.Duration
 	serverSys time.Duration
 	selfCPU   time.Duration
+	sysBusy   time.Duration
 	pubSent   uint32
 	pubBytes  uint64
 }
@@ -335,6 +340,7 @@ func takeSample(cfg *Config, pub *Publisher) (procSample, error) {
 		s.serverCPU = st.CPU()
 		s.serverSys = time.Duration(st.STime) * time.Second / ClockTick
 	}
+	s.sysBusy, _ = SystemBusy()
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
 		s.selfCPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -453,6 +459,7 @@ func runPoint(ctx context.Context, cfg *Config, pub *Publisher, n int) (*Point, 
 	var during []int64
 	tick := time.NewTicker(time.Second)
 	end := time.NewTimer(cfg.Duration)
+	defer end.Stop()
 	for measuring := true; measuring; {
 		select {
 		case <-tick.C:
@@ -507,6 +514,9 @@ func runPoint(ctx context.Context, cfg *Config, pub *Publisher, n int) (*Point, 
 	self := (s1.selfCPU - s0.selfCPU).Seconds()
 	p.ClientCPUSeconds = self
 	p.ClientCPUPercent = self / wall * 100
+	if busy := (s1.sysBusy - s0.sysBusy).Seconds(); busy > 0 {
+		p.OtherCPUPercent = max(0, busy-self-p.ServerCPUSeconds) / wall * 100
+	}
 	if merr == nil && merr1 == nil {
 		p.HeapDuringBytes = m1.HeapInuse + m1.StackInuse
 		p.HeapPerViewerKB = (p.HeapDuringBytes - p.HeapBaselineBytes) / float64(n) / 1024

@@ -122,3 +122,36 @@ func (p Proc) RSS() (int64, error) {
 	}
 	return ParseVmRSS(b)
 }
+
+// ParseSystemBusy returns the CPU time all cores spent busy (every state of
+// the "cpu" line of /proc/stat but idle and iowait), in clock ticks.
+func ParseSystemBusy(b []byte) (uint64, error) {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := bytes.Fields(line)
+	if len(f) < 5 || string(f[0]) != "cpu" {
+		return 0, fmt.Errorf("%w: no cpu line", ErrStat)
+	}
+	var busy uint64
+	for i, v := range f[1:] {
+		n, err := strconv.ParseUint(string(v), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%w: cpu field %d: %w", ErrStat, i+1, err)
+		}
+		// Fields 4 and 5 are idle and iowait; guest time is already in
+		// user and nice (fields 9 and 10).
+		if i != 3 && i != 4 && i < 8 {
+			busy += n
+		}
+	}
+	return busy, nil
+}
+
+// SystemBusy reads the busy CPU time of the whole machine.
+func SystemBusy() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	t, err := ParseSystemBusy(b)
+	return time.Duration(t) * time.Second / ClockTick, err
+}

@@ -29,13 +29,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, strings.Join([]string{
-		"viewers", "ok", "srv cpu ms/v·s", "srv cpu %", "tool cpu %",
+		"viewers", "ok", "srv cpu ms/v·s", "srv cpu %", "tool cpu %", "other %",
 		"rss KB/v", "heap KB/v", "lat p50", "p90", "p99", "max ms",
 		"start p50", "p99 ms", "loss", "gaps", "Mbit/s/v", "pub Mbit/s", "",
 	}, "\t"))
 	for _, p := range r.Points {
-		fmt.Fprintf(tw, "%d\t%d\t%.4f\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t%.1f\t%.4f%%\t%d\t%.2f\t%.2f\t\n",
-			p.Viewers, p.Connected, p.ServerCPUPerViewerMS, p.ServerCPUPercent, p.ClientCPUPercent,
+		fmt.Fprintf(tw, "%d\t%d\t%.4f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t%.1f\t%.4f%%\t%d\t%.2f\t%.2f\t\n",
+			p.Viewers, p.Connected, p.ServerCPUPerViewerMS, p.ServerCPUPercent, p.ClientCPUPercent, p.OtherCPUPercent,
 			p.MemPerViewerKB, p.HeapPerViewerKB,
 			p.Latency.P50, p.Latency.P90, p.Latency.P99, p.Latency.Max,
 			p.Startup.P50, p.Startup.P99,
