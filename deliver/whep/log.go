@@ -1,0 +1,36 @@
+package whep
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/pion/logging"
+)
+
+// pionLoggerFactory sends pion's logs to slog: errors as warnings, the
+// rest at debug level.
+type pionLoggerFactory struct{ log *slog.Logger }
+
+func (f *pionLoggerFactory) NewLogger(scope string) logging.LeveledLogger {
+	return &pionLogger{log: f.log.With("scope", scope)}
+}
+
+type pionLogger struct{ log *slog.Logger }
+
+func (l *pionLogger) logf(level slog.Level, format string, args ...any) {
+	if l.log.Enabled(context.Background(), level) {
+		l.log.Log(context.Background(), level, fmt.Sprintf(format, args...))
+	}
+}
+
+func (l *pionLogger) Trace(msg string)                  {}
+func (l *pionLogger) Tracef(format string, args ...any) {}
+func (l *pionLogger) Debug(msg string)                  { l.logf(slog.LevelDebug, "%s", msg) }
+func (l *pionLogger) Debugf(format string, args ...any) { l.logf(slog.LevelDebug, format, args...) }
+func (l *pionLogger) Info(msg string)                   { l.logf(slog.LevelDebug, "%s", msg) }
+func (l *pionLogger) Infof(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
+func (l *pionLogger) Warn(msg string)                   { l.logf(slog.LevelDebug, "%s", msg) }
+func (l *pionLogger) Warnf(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
+func (l *pionLogger) Error(msg string)                  { l.logf(slog.LevelWarn, "%s", msg) }
+func (l *pionLogger) Errorf(format string, args ...any) { l.logf(slog.LevelWarn, format, args...) }

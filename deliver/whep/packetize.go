@@ -1,0 +1,159 @@
+package whep
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/liveloop/liveloop/media/h264"
+)
+
+// H.264 RTP payloads, RFC 6184, non-interleaved mode (packetization-mode=1).
+//
+// A NAL unit that fits the payload size goes alone (5.6). Consecutive NAL
+// units that fit together, such as SPS, PPS and a small slice, share one
+// STAP-A (5.7.1):
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|F|NRI| Type=24 |         NALU 1 Size           | NALU 1 HDR    |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                         NALU 1 Data  ...      | NALU 2 Size   |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//
+// A larger NAL unit is cut into FU-A fragments (5.8), its header split
+// between the FU indicator and the FU header:
+//
+//	+---------------+---------------+
+//	|F|NRI| Type=28 |S|E|R| Type    |  FU payload ...
+//	+---------------+---------------+
+
+const (
+	naluSTAPA = 24
+	naluFUA   = 28
+)
+
+// appendH264Payloads appends to dst the RTP payloads of one access unit,
+// its NAL units in order, each payload at most size bytes (size > 3).
+// Access unit delimiters and filler data are left out. Payloads of single
+// NAL units share memory with nalus; the others are written into scratch,
+// which is returned (grown if needed) for reuse with the next access unit.
+// The last payload carries the access unit's end (the RTP marker bit).
+func appendH264Payloads(dst [][]byte, scratch []byte, nalus [][]byte, size int) ([][]byte, []byte) {
+	// Reserve the worst case up front so that the payloads cut from
+	// scratch stay valid: every NAL unit a 2-byte STAP-A length, every
+	// fragment a 2-byte FU header, a STAP-A header per unit.
+	need := 0
+	for _, n := range nalus {
+		need += len(n) + 3 + 2*(len(n)/(size-2)+1)
+	}
+	if cap(scratch) < need {
+		scratch = make([]byte, 0, need)
+	}
+	scratch = scratch[:0]
+
+	var group [][]byte // NAL units waiting to go in one STAP-A
+	groupSize := 1     // STAP-A header
+	flush := func() {
+		switch len(group) {
+		case 0:
+		case 1:
+			dst = append(dst, group[0])
+		default:
+			start := len(scratch)
+			var nri byte
+			f := byte(0)
+			for _, n := range group {
+				nri = max(nri, n[0]&0x60)
+				f |= n[0] & 0x80
+			}
+			scratch = append(scratch, f|nri|naluSTAPA)
+			for _, n := range group {
+				scratch = binary.BigEndian.AppendUint16(scratch, uint16(len(n)))
+				scratch = append(scratch, n...)
+			}
+			dst = append(dst, scratch[start:len(scratch):len(scratch)])
+		}
+		group = group[:0]
+		groupSize = 1
+	}
+	for _, n := range nalus {
+		if len(n) == 0 {
+			continue
+		}
+		switch h264.NALUType(n) {
+		case h264.NALUTypeAUD, h264.NALUTypeFillerData:
+			continue
+		}
+		if len(n) > size {
+			flush()
+			// FU-A: the NAL unit header becomes the indicator and FU header.
+			ind := n[0]&0xe0 | naluFUA
+			typ := n[0] & 0x1f
+			data := n[1:]
+			for first := true; len(data) > 0; first = false {
+				k := min(len(data), size-2)
+				hdr := typ
+				if first {
+					hdr |= 0x80
+				}
+				if k == len(data) {
+					hdr |= 0x40
+				}
+				start := len(scratch)
+				scratch = append(scratch, ind, hdr)
+				scratch = append(scratch, data[:k]...)
+				dst = append(dst, scratch[start:len(scratch):len(scratch)])
+				data = data[k:]
+			}
+			continue
+		}
+		if len(n) > 0xffff || groupSize+2+len(n) > size {
+			flush()
+		}
+		group = append(group, n)
+		groupSize += 2 + len(n)
+	}
+	flush()
+	return dst, scratch
+}
+
+// accessUnit returns the NAL units of an AVCC frame (4-byte lengths) to
+// send: on a keyframe that lacks them, the parameter sets of the track's
+// decoder configuration come first, so that a decoder can start from it
+// (RTMP publishers send them out of band, in the AVC sequence header).
+func accessUnit(dst [][]byte, data []byte, key bool, cfg *h264.DecoderConfig) ([][]byte, error) {
+	nalus, err := h264.SplitAVCC(data, 4)
+	if err != nil {
+		return dst, err
+	}
+	if key && cfg != nil {
+		hasSPS, hasPPS := false, false
+		for _, n := range nalus {
+			switch h264.NALUType(n) {
+			case h264.NALUTypeSPS:
+				hasSPS = true
+			case h264.NALUTypePPS:
+				hasPPS = true
+			}
+		}
+		if !hasSPS || !hasPPS {
+			dst = append(dst, cfg.SPS...)
+			dst = append(dst, cfg.PPS...)
+		}
+	}
+	return append(dst, nalus...), nil
+}
+
+// ntpEpochOffset is the number of seconds from 1900-01-01 (the NTP epoch)
+// to 1970-01-01 (the Unix epoch).
+const ntpEpochOffset = 2208988800
+
+// ntpTime returns t as a 64-bit NTP timestamp (RFC 5905 6): seconds since
+// 1900 in the high 32 bits, the fraction of a second in the low 32, as the
+// abs-capture-time header extension carries it.
+func ntpTime(t time.Time) uint64 {
+	sec := uint64(t.Unix() + ntpEpochOffset)
+	frac := uint64(t.Nanosecond()) << 32 / uint64(time.Second)
+	return sec<<32 | frac
+}

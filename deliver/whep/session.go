@@ -1,0 +1,625 @@
+package whep
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/liveloop/liveloop/hub"
+	"github.com/liveloop/liveloop/media"
+	"github.com/liveloop/liveloop/media/h264"
+)
+
+// Timing of a viewer's start and catch-up.
+const (
+	// liveAge: a frame ingested longer ago than this is behind the live
+	// edge, and is sent on the compressed clock while catching up.
+	liveAge = 50 * time.Millisecond
+	// catchUpStep is the RTP time between two frames sent while catching
+	// up: 1 ms at 90 kHz.
+	catchUpStep = 90
+	// audioMaxAge: audio older than this when a viewer starts (or skips)
+	// is not sent; the audio jitter buffer would only play it late.
+	audioMaxAge = 250 * time.Millisecond
+	// audioPoll is how often a session looks for a companion audio stream
+	// that does not exist yet.
+	audioPoll = 500 * time.Millisecond
+)
+
+// session is one WHEP viewer: a PeerConnection and the goroutines that
+// feed it. Its context ends it; the supervisor goroutine then closes the
+// PeerConnection, waits for the workers and forgets the session.
+type session struct {
+	h      *Handler
+	id     string
+	stream string
+	log    *slog.Logger
+	pc     *webrtc.PeerConnection
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	done   chan struct{} // closed when the session is over and cleaned up
+	wg     sync.WaitGroup
+
+	connectOnce sync.Once
+	connected   chan struct{}
+	connectedAt time.Time // set before connected closes
+
+	video, audio *rtpTrack
+	// audioFromStream: the stream's own audio is Opus and goes out from
+	// the main subscriber; otherwise a companion stream is looked for.
+	audioFromStream bool
+	keyframe        chan struct{} // PLI or FIR arrived
+}
+
+// end ends the session for the given reason. It does not wait.
+func (s *session) end(reason string) { s.cancel(errors.New(reason)) }
+
+func newSessionID() string {
+	var b [16]byte
+	crand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// newSession negotiates a session for stream from an SDP offer and
+// returns it with the SDP answer (holding all of the server's candidates).
+func (h *Handler) newSession(ctx context.Context, stream, offer string) (*session, string, error) {
+	if h.ctx.Err() != nil {
+		return nil, "", ErrClosed
+	}
+	var desc sdp.SessionDescription
+	if err := desc.UnmarshalString(offer); err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	var videoMD, audioMD *sdp.MediaDescription
+	for _, md := range desc.MediaDescriptions {
+		switch md.MediaName.Media {
+		case "video":
+			if videoMD == nil {
+				videoMD = md
+			}
+		case "audio":
+			if audioMD == nil {
+				audioMD = md
+			}
+		}
+	}
+	if videoMD == nil && audioMD == nil {
+		return nil, "", fmt.Errorf("%w: no audio or video media section", ErrBadSDP)
+	}
+
+	st := h.cfg.Hub.Stream(stream)
+	if st == nil {
+		return nil, "", fmt.Errorf("%w: %q", ErrNotFound, stream)
+	}
+	info := st.Info()
+	if len(info.Tracks) == 0 || info.State == hub.StateEnded {
+		return nil, "", fmt.Errorf("%w: %q is not live", ErrNotFound, stream)
+	}
+	var vt, at *media.Track
+	for _, t := range info.Tracks {
+		if t.Kind == media.KindVideo && vt == nil {
+			vt = t
+		}
+		if t.Kind == media.KindAudio && at == nil {
+			at = t
+		}
+	}
+	var chosen h264Offer
+	if vt != nil {
+		if vt.Codec != media.CodecH264 {
+			return nil, "", fmt.Errorf("%w: the stream's video is %s; WHEP sends H.264", ErrNoCodec, vt.Codec)
+		}
+		if videoMD == nil {
+			return nil, "", fmt.Errorf("%w: the offer has no video section", ErrNoCodec)
+		}
+		src, err := sourceOf(vt)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: %v", ErrNoCodec, err)
+		}
+		if chosen, err = chooseH264(mediaCodecs(videoMD), src); err != nil {
+			return nil, "", err
+		}
+	}
+	sendAudio := audioMD != nil && at != nil && hasOpus(mediaCodecs(audioMD))
+	if vt == nil && !sendAudio {
+		return nil, "", fmt.Errorf("%w: the stream has audio only, and the offer has no Opus", ErrNoCodec)
+	}
+
+	pc, err := h.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, "", err
+	}
+	id := newSessionID()
+	sctx, cancel := context.WithCancelCause(h.ctx)
+	s := &session{
+		h: h, id: id, stream: stream, pc: pc,
+		log:             h.log.With("stream", stream, "session", id[:8]),
+		ctx:             sctx,
+		cancel:          cancel,
+		done:            make(chan struct{}),
+		connected:       make(chan struct{}),
+		keyframe:        make(chan struct{}, 1),
+		audioFromStream: at != nil && at.Codec == media.CodecOpus,
+	}
+	answer, err := s.negotiate(ctx, offer, vt != nil, sendAudio, chosen)
+	if err != nil {
+		cancel(err)
+		pc.Close()
+		return nil, "", err
+	}
+
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		cancel(ErrClosed)
+		pc.Close()
+		return nil, "", ErrClosed
+	}
+	h.sessions[id] = s
+	h.wg.Add(1)
+	h.mu.Unlock()
+	h.stats.total.Add(1)
+	s.start()
+	s.log.Info("whep session started", "codec", chosen.Fmtp, "audio", sendAudio)
+	return s, answer, nil
+}
+
+// sourceOf reads the profile and level of an H.264 track from its SPS.
+func sourceOf(t *media.Track) (sourceH264, error) {
+	cfg, err := h264.ParseDecoderConfig(t.Config)
+	if err != nil {
+		return sourceH264{}, err
+	}
+	if len(cfg.SPS) > 0 {
+		if sps, err := h264.ParseSPS(cfg.SPS[0]); err == nil {
+			return sourceH264{ProfileIDC: sps.ProfileIDC, Flags: sps.ConstraintFlags, Level: sps.LevelIDC}, nil
+		}
+	}
+	return sourceH264{ProfileIDC: cfg.ProfileIndication, Flags: cfg.ProfileCompatibility, Level: cfg.LevelIndication}, nil
+}
+
+func hasOpus(codecs []offeredCodec) bool {
+	for _, c := range codecs {
+		if c.ClockRate == 48000 && (c.Name == "opus" || c.Name == "OPUS" || c.Name == "Opus") {
+			return true
+		}
+	}
+	return false
+}
+
+// negotiate applies the offer and makes the answer: a send-only video
+// transceiver restricted to the chosen H.264 payload type, and a send-only
+// Opus one.
+func (s *session) negotiate(ctx context.Context, offer string, video, audio bool, chosen h264Offer) (string, error) {
+	pc := s.pc
+	msid := "liveloop"
+	if video {
+		s.video = newRTPTrack(webrtc.RTPCodecTypeVideo, webrtc.MimeTypeH264, "video", msid)
+		s.video.pt = webrtc.PayloadType(chosen.PayloadType)
+		if _, err := pc.AddTransceiverFromTrack(s.video, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+			return "", err
+		}
+	}
+	if audio {
+		s.audio = newRTPTrack(webrtc.RTPCodecTypeAudio, webrtc.MimeTypeOpus, "audio", msid)
+		if _, err := pc.AddTransceiverFromTrack(s.audio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+			return "", err
+		}
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	for _, tr := range pc.GetTransceivers() {
+		snd := tr.Sender()
+		if snd == nil || snd.Track() == nil {
+			continue
+		}
+		if snd.Track() == s.video {
+			fb := make([]webrtc.RTCPFeedback, 0, len(chosen.Feedback))
+			for _, f := range chosen.Feedback {
+				typ, param, _ := cutSpace(f)
+				fb = append(fb, webrtc.RTCPFeedback{Type: typ, Parameter: param})
+			}
+			if err := tr.SetCodecPreferences([]webrtc.RTPCodecParameters{{
+				RTPCodecCapability: webrtc.RTPCodecCapability{
+					MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: chosen.Fmtp, RTCPFeedback: fb,
+				},
+				PayloadType: webrtc.PayloadType(chosen.PayloadType),
+			}}); err != nil {
+				return "", fmt.Errorf("%w: %v", ErrNoCodec, err)
+			}
+		}
+		s.wg.Add(1)
+		go s.readRTCP(snd)
+	}
+	pc.OnConnectionStateChange(s.onState)
+
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case <-s.h.ctx.Done():
+		return "", ErrClosed
+	}
+	return pc.LocalDescription().SDP, nil
+}
+
+func cutSpace(s string) (string, string, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+func (s *session) onState(st webrtc.PeerConnectionState) {
+	switch st {
+	case webrtc.PeerConnectionStateConnected:
+		s.connectOnce.Do(func() {
+			s.connectedAt = s.h.cfg.Now()
+			close(s.connected)
+		})
+	case webrtc.PeerConnectionStateFailed:
+		s.end("ICE or DTLS failed")
+	case webrtc.PeerConnectionStateClosed:
+		s.end("peer connection closed")
+	}
+}
+
+// start runs the session's goroutines: the supervisor (in the handler's
+// WaitGroup), the main writer and, if needed, the companion audio writer.
+func (s *session) start() {
+	s.wg.Add(1)
+	go s.runMain()
+	if s.audio != nil && !s.audioFromStream {
+		s.wg.Add(1)
+		go s.runCompanionAudio()
+	}
+	go s.supervise()
+}
+
+func (s *session) supervise() {
+	defer s.h.wg.Done()
+	t := time.NewTimer(s.h.cfg.ConnectTimeout)
+	select {
+	case <-s.connected:
+	case <-t.C:
+		s.h.stats.timeouts.Add(1)
+		s.end("peer did not connect in time")
+	case <-s.ctx.Done():
+	}
+	t.Stop()
+	<-s.ctx.Done()
+	s.pc.Close()
+	s.wg.Wait()
+	s.h.mu.Lock()
+	delete(s.h.sessions, s.id)
+	s.h.mu.Unlock()
+	s.log.Info("whep session ended", "reason", context.Cause(s.ctx).Error())
+	close(s.done)
+}
+
+// waitConnected waits for ICE and DTLS to complete.
+func (s *session) waitConnected() bool {
+	select {
+	case <-s.connected:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+// readRTCP reads the RTCP of one sender (after the interceptors: NACKs are
+// already answered) and turns PLI and FIR into keyframe requests.
+func (s *session) readRTCP(snd *webrtc.RTPSender) {
+	defer s.wg.Done()
+	for {
+		pkts, _, err := snd.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				s.h.stats.keyframeRequests.Add(1)
+				select {
+				case s.keyframe <- struct{}{}:
+				default:
+				}
+			case *rtcp.TransportLayerNack:
+				s.h.stats.nacks.Add(1)
+			}
+		}
+	}
+}
+
+// runMain plays the stream's video (and its audio, if Opus) from the
+// moment the peer connects, starting at the GOP cache's newest keyframe.
+func (s *session) runMain() {
+	defer s.wg.Done()
+	if !s.waitConnected() {
+		return
+	}
+	sub, err := s.h.cfg.Hub.Subscribe(s.stream)
+	if err != nil {
+		s.end("stream ended")
+		return
+	}
+	defer func() { sub.Close() }()
+	w := &mainWriter{s: s, clock: newVideoClock(), scratch: make([]byte, 0, 64<<10)}
+	s.h.stats.catchUps.Add(1)
+	if b := s.video.bindingOrNil(); b != nil {
+		w.video = &sender{h: s.h, b: b, seq: uint16(rand.Uint32()), marker: true}
+	}
+	if s.audioFromStream && s.audio != nil {
+		if b := s.audio.binding(); b != nil {
+			w.audio = &sender{h: s.h, b: b, seq: uint16(rand.Uint32()), first: true}
+			w.aclock = newAudioClock()
+		}
+	}
+	if w.video == nil && w.audio == nil {
+		<-s.ctx.Done()
+		return
+	}
+	for {
+		select {
+		case <-s.keyframe:
+			now := s.h.cfg.Now()
+			if w.video != nil && now.Sub(w.lastKey) >= s.h.cfg.KeyframeInterval {
+				// Restart from the GOP cache: the newest keyframe and the
+				// frames since, on the compressed clock.
+				nsub, err := s.h.cfg.Hub.Subscribe(s.stream)
+				if err == nil {
+					sub.Close()
+					sub = nsub
+					w.catchUp()
+				}
+			}
+		default:
+		}
+		b, err := sub.Next(s.ctx)
+		if err != nil {
+			if errors.Is(err, hub.ErrEnded) {
+				s.end("stream ended")
+			}
+			return
+		}
+		if b.Skipped > 0 {
+			w.catchUp()
+		}
+		for _, p := range b.Packets {
+			if err := w.write(p); err != nil {
+				s.end("write: " + err.Error())
+				return
+			}
+		}
+	}
+}
+
+func (t *rtpTrack) bindingOrNil() *binding {
+	if t == nil {
+		return nil
+	}
+	return t.binding()
+}
+
+// mainWriter turns the main subscriber's packets into RTP.
+type mainWriter struct {
+	s       *session
+	video   *sender
+	audio   *sender
+	clock   *videoClock
+	aclock  *audioClock
+	track   *media.Track // the video track cfg belongs to
+	cfg     *h264.DecoderConfig
+	nalus   [][]byte
+	pays    [][]byte
+	scratch []byte
+	sentKey bool
+	lastKey time.Time
+}
+
+func (w *mainWriter) catchUp() {
+	w.s.h.stats.catchUps.Add(1)
+	w.clock.catchUp = true
+	if w.aclock != nil {
+		w.aclock.skipping = true
+	}
+}
+
+func (w *mainWriter) write(p *hub.Packet) error {
+	if p.Frame == nil {
+		return nil // a cue: not carried yet
+	}
+	now := w.s.h.cfg.Now()
+	if !p.Video {
+		if w.audio == nil || p.Track().Codec != media.CodecOpus {
+			return nil
+		}
+		ts, ok := w.aclock.stamp(p.Frame.PTS, p.Track().ClockRate, now.Sub(p.Frame.Wall))
+		if !ok {
+			return nil
+		}
+		w.pays = append(w.pays[:0], p.Frame.Data)
+		return w.audio.write(w.pays, ts, ntpTime(p.Frame.Wall))
+	}
+	if w.video == nil {
+		return nil
+	}
+	t := p.Track()
+	if t.Codec != media.CodecH264 {
+		return nil
+	}
+	if t != w.track {
+		w.track = t
+		w.cfg, _ = h264.ParseDecoderConfig(t.Config)
+	}
+	f := p.Frame
+	var err error
+	if w.nalus, err = accessUnit(w.nalus[:0], f.Data, f.Key, w.cfg); err != nil {
+		return nil // a malformed frame is dropped, not fatal
+	}
+	w.pays, w.scratch = appendH264Payloads(w.pays[:0], w.scratch, w.nalus, w.s.h.cfg.MTU)
+	ts := w.clock.stamp(toTicks(f.PTS, t.ClockRate, 90000), toTicks(f.Duration, t.ClockRate, 90000), now.Sub(f.Wall) > liveAge)
+	if err := w.video.write(w.pays, uint32(ts), ntpTime(f.Wall)); err != nil {
+		return err
+	}
+	if f.Key {
+		w.lastKey = now
+		if !w.sentKey {
+			w.sentKey = true
+			w.s.h.recordFirstKeyframe(w.s.h.cfg.Now().Sub(w.s.connectedAt))
+		}
+	}
+	return nil
+}
+
+// toTicks converts a timestamp from one clock rate to another.
+func toTicks(t int64, from, to uint32) int64 {
+	if from == to || from == 0 {
+		return t
+	}
+	return t/int64(from)*int64(to) + t%int64(from)*int64(to)/int64(from)
+}
+
+// videoClock maps a viewer's video frames to RTP time: PTS plus an offset,
+// except while catching up from the GOP cache, when the frames behind the
+// live edge go catchUpStep apart, so that the player decodes them at once
+// and shows the live edge next.
+type videoClock struct {
+	offset  int64
+	last    int64
+	started bool
+	catchUp bool
+}
+
+func newVideoClock() *videoClock {
+	return &videoClock{last: int64(rand.Uint32()), catchUp: true}
+}
+
+// stamp returns the RTP time (unwrapped) of a frame at pts (90 kHz) that
+// lasts dur, behind telling whether it is behind the live edge.
+func (c *videoClock) stamp(pts, dur int64, behind bool) int64 {
+	if c.catchUp && behind {
+		c.last += catchUpStep
+		return c.last
+	}
+	if c.catchUp || !c.started {
+		if dur <= 0 {
+			dur = 3000
+		}
+		off := c.last + dur - pts
+		if !c.started || off > c.offset {
+			c.offset = off
+		}
+		c.catchUp = false
+		c.started = true
+	}
+	ts := pts + c.offset
+	c.last = max(c.last, ts)
+	return ts
+}
+
+// audioClock maps audio frames to RTP time (PTS plus a random offset) and
+// drops stale audio when a viewer starts or skips.
+type audioClock struct {
+	offset   int64
+	skipping bool
+}
+
+func newAudioClock() *audioClock {
+	return &audioClock{offset: int64(rand.Uint32()), skipping: true}
+}
+
+// stamp returns the RTP time of an audio frame at pts on a clock of rate
+// (converted to 48 kHz), or false if the frame should not be sent.
+func (c *audioClock) stamp(pts int64, rate uint32, age time.Duration) (uint32, bool) {
+	if c.skipping {
+		if age > audioMaxAge {
+			return 0, false
+		}
+		c.skipping = false
+	}
+	return uint32(toTicks(pts, rate, 48000) + c.offset), true
+}
+
+// runCompanionAudio plays the Opus of the companion stream
+// ({stream}{AudioSuffix}) while it exists, waiting for it otherwise.
+func (s *session) runCompanionAudio() {
+	defer s.wg.Done()
+	if !s.waitConnected() {
+		return
+	}
+	b := s.audio.binding()
+	if b == nil {
+		return
+	}
+	snd := &sender{h: s.h, b: b, seq: uint16(rand.Uint32()), first: true}
+	clock := newAudioClock()
+	name := s.stream + s.h.cfg.AudioSuffix
+	tick := time.NewTicker(audioPoll)
+	defer tick.Stop()
+	var pays [][]byte
+	for {
+		sub, err := s.h.cfg.Hub.Subscribe(name)
+		if err != nil {
+			select {
+			case <-tick.C:
+				continue
+			case <-s.ctx.Done():
+				return
+			}
+		}
+		clock.skipping = true
+		snd.first = true
+		for {
+			bt, err := sub.Next(s.ctx)
+			if err != nil {
+				sub.Close()
+				if s.ctx.Err() != nil {
+					return
+				}
+				break
+			}
+			if bt.Skipped > 0 {
+				clock.skipping = true
+			}
+			now := s.h.cfg.Now()
+			for _, p := range bt.Packets {
+				if p.Frame == nil || p.Video || p.Track().Codec != media.CodecOpus {
+					continue
+				}
+				ts, ok := clock.stamp(p.Frame.PTS, p.Track().ClockRate, now.Sub(p.Frame.Wall))
+				if !ok {
+					continue
+				}
+				pays = append(pays[:0], p.Frame.Data)
+				if err := snd.write(pays, ts, ntpTime(p.Frame.Wall)); err != nil {
+					sub.Close()
+					s.end("write: " + err.Error())
+					return
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,554 @@
+// Package whep delivers live streams to WebRTC players with WHEP, the
+// WebRTC-HTTP Egress Protocol (draft-ietf-wish-whep): a player POSTs an SDP
+// offer to /whep/{stream} and gets an SDP answer and the URL of its session
+// resource, which it DELETEs to leave.
+//
+// H.264 is passed through as the publisher sent it (RFC 6184,
+// packetization-mode=1, a profile-level-id negotiated against the stream's
+// SPS); audio is Opus, from the stream itself or from its companion stream
+// {stream}/opus that package transcode makes from AAC. A new viewer's
+// first frame is the newest keyframe of the hub's GOP cache, with its
+// parameter sets in band, sent as soon as DTLS completes; the frames from
+// it to the live edge follow at once on a compressed RTP clock, so the
+// picture appears at once and plays live from the next frame.
+//
+// Every peer shares one webrtc.API: one UDP socket for ICE (a UDP mux), an
+// optional ICE-TCP listener, the announced addresses (NAT 1:1), and the
+// interceptors: NACK answered from a per-viewer retransmission buffer, RTCP
+// sender reports. PLI and FIR are answered from the GOP cache, since an
+// RTMP publisher cannot be asked for a keyframe. Every packet of a frame's
+// first RTP packet carries abs-capture-time: the frame's ingest wall clock,
+// so a player measures its true latency.
+//
+// Life cycle: New binds the sockets; ServeHTTP creates sessions; a session
+// ends on DELETE, peer disconnection or ICE failure, the end of its stream,
+// a connect timeout, or Close, which ends them all and waits for every
+// goroutine the handler started.
+package whep
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/liveloop/liveloop/hub"
+)
+
+// Errors of the handler. Those that reach a client carry a stable code in
+// a JSON body {"error": code, "message": text}:
+//
+//	400 bad_sdp              the body is not an SDP offer pion accepts
+//	404 not_found            no such stream (or it has no tracks yet)
+//	404 session_not_found    DELETE/PATCH of an unknown session
+//	406 no_compatible_codec  the offer has no codec the stream can be sent in
+//	415 unsupported_media_type  Content-Type is not application/sdp
+//	503 shutting_down        the handler is closing
+var (
+	ErrBadSDP   = errors.New("whep: bad SDP offer")
+	ErrNotFound = errors.New("whep: stream not found")
+	ErrNoCodec  = errors.New("whep: no compatible codec")
+	ErrClosed   = errors.New("whep: closed")
+)
+
+// Header extension URIs.
+const (
+	// AbsCaptureTimeURI is the abs-capture-time extension
+	// (webrtc.googlesource.com/src/+/refs/heads/main/docs/native-code/rtp-hdrext/abs-capture-time).
+	AbsCaptureTimeURI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time"
+)
+
+// Config configures a Handler. Zero values select the documented defaults.
+type Config struct {
+	// Hub is where streams are found. Required.
+	Hub *hub.Hub
+	// Logger receives session events (start, end and why); nothing per
+	// packet. Default: discard.
+	Logger *slog.Logger
+	// UDPAddr is the host:port of the one UDP socket that carries every
+	// peer's ICE, DTLS and SRTP (an ICE UDP mux). Port 0 picks a free port;
+	// an unspecified host listens on every interface. Default ":8189".
+	UDPAddr string
+	// TCPAddr, if set, is the host:port of a listener for ICE-TCP (RFC
+	// 6544, passive), for networks that block UDP. TCPListener, if set,
+	// is used instead (e.g. one half of a mux on the HTTP port); the
+	// handler closes it.
+	TCPAddr     string
+	TCPListener net.Listener
+	// PublicIPs are the addresses announced in host candidates instead of
+	// the local ones (NAT 1:1), e.g. a cloud instance's public address.
+	PublicIPs []string
+	// Prefix is the URL path the handler is mounted at: offers go to
+	// {Prefix}/{stream}, and session resources are
+	// {Prefix}/session/{id}. Default "/whep".
+	Prefix string
+	// AudioSuffix names a stream's companion audio stream: when a stream
+	// has no Opus track, its audio is taken from the stream {name}{suffix}
+	// if that exists (package transcode publishes it). Default "/opus".
+	AudioSuffix string
+	// ConnectTimeout ends a session whose peer does not connect (ICE and
+	// DTLS) within it. Default 15 s.
+	ConnectTimeout time.Duration
+	// NACKBuffer is the number of RTP packets per track each viewer keeps
+	// for retransmission: a power of two. Default 256 (about one second
+	// of 2.5 Mbit/s video).
+	NACKBuffer uint16
+	// MTU is the largest RTP payload, bytes. Default 1200.
+	MTU int
+	// KeyframeInterval is the shortest interval between two answers to
+	// PLI or FIR of one viewer. Default 500 ms.
+	KeyframeInterval time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.UDPAddr == "" {
+		c.UDPAddr = ":8189"
+	}
+	if c.Prefix == "" {
+		c.Prefix = "/whep"
+	}
+	c.Prefix = strings.TrimSuffix(c.Prefix, "/")
+	if c.AudioSuffix == "" {
+		c.AudioSuffix = "/opus"
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 15 * time.Second
+	}
+	if c.NACKBuffer == 0 {
+		c.NACKBuffer = 256
+	}
+	if c.MTU <= 0 {
+		c.MTU = 1200
+	}
+	if c.KeyframeInterval <= 0 {
+		c.KeyframeInterval = 500 * time.Millisecond
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Handler serves WHEP. It is an http.Handler for the paths under
+// Config.Prefix: POST {Prefix}/{stream} (the stream name may contain '/'),
+// DELETE and PATCH {Prefix}/session/{id}, and OPTIONS of both.
+type Handler struct {
+	cfg    Config
+	log    *slog.Logger
+	api    *webrtc.API
+	udp    ice.UDPMux
+	tcp    ice.TCPMux
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	closed   bool
+	wg       sync.WaitGroup
+
+	stats counters
+}
+
+type counters struct {
+	total, rejected         atomic.Uint64
+	packets, bytes          atomic.Uint64
+	keyframeRequests, nacks atomic.Uint64
+	catchUps                atomic.Uint64
+	firstKeyframeNanos      atomic.Int64
+	firstKeyframeMaxNanos   atomic.Int64
+	firstKeyframeSumNanos   atomic.Int64
+	firstKeyframeCount      atomic.Int64
+	timeouts                atomic.Uint64
+}
+
+// Stats is a snapshot of the handler's counters.
+type Stats struct {
+	Sessions      int    // sessions open now
+	SessionsTotal uint64 // sessions created
+	Rejected      uint64 // offers refused with a 4xx
+	PacketsSent   uint64 // RTP packets written, retransmissions excluded
+	BytesSent     uint64 // RTP payload bytes written
+	// KeyframeRequests counts PLI and FIR received; NACKs the generic NACK
+	// packets received (the interceptor retransmits what it still has).
+	KeyframeRequests uint64
+	NACKs            uint64
+	// CatchUps counts starts from the GOP cache: a new viewer's first, and
+	// each answer to a keyframe request or a hub skip.
+	CatchUps uint64
+	// FirstKeyframe is the time from a session's connection (ICE and DTLS
+	// done) to its first keyframe's last packet written: the last one, the
+	// mean and the largest.
+	FirstKeyframe, FirstKeyframeMean, FirstKeyframeMax time.Duration
+	// Timeouts counts sessions whose peer never connected.
+	Timeouts uint64
+	// UDPAddr is the address of the ICE UDP socket.
+	UDPAddr string
+	// TCPAddr is the address of the ICE-TCP listener, if any.
+	TCPAddr string
+}
+
+// New binds the ICE sockets and returns a handler.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Hub == nil {
+		return nil, errors.New("whep: Config.Hub is required")
+	}
+	cfg = cfg.withDefaults()
+	if cfg.NACKBuffer&(cfg.NACKBuffer-1) != 0 {
+		return nil, fmt.Errorf("whep: NACKBuffer %d is not a power of two", cfg.NACKBuffer)
+	}
+	h := &Handler{cfg: cfg, log: cfg.Logger, sessions: make(map[string]*session)}
+	lf := &pionLoggerFactory{log: cfg.Logger.With("component", "pion")}
+
+	se := webrtc.SettingEngine{LoggerFactory: lf}
+	udpAddr, err := net.ResolveUDPAddr("udp", cfg.UDPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("whep: UDP address: %w", err)
+	}
+	if udpAddr.IP == nil || udpAddr.IP.IsUnspecified() {
+		mux, err := ice.NewMultiUDPMuxFromPort(udpAddr.Port, ice.UDPMuxFromPortWithLogger(lf.NewLogger("ice")),
+			ice.UDPMuxFromPortWithLoopback())
+		if err != nil {
+			return nil, fmt.Errorf("whep: UDP listen: %w", err)
+		}
+		h.udp = mux
+	} else {
+		conn, err := net.ListenUDP("udp", udpAddr)
+		if err != nil {
+			return nil, fmt.Errorf("whep: UDP listen: %w", err)
+		}
+		h.udp = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: lf.NewLogger("ice")})
+		se.SetIncludeLoopbackCandidate(udpAddr.IP.IsLoopback())
+	}
+	se.SetICEUDPMux(h.udp)
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	ln := cfg.TCPListener
+	if ln == nil && cfg.TCPAddr != "" {
+		if ln, err = net.Listen("tcp", cfg.TCPAddr); err != nil {
+			h.udp.Close()
+			return nil, fmt.Errorf("whep: TCP listen: %w", err)
+		}
+	}
+	if ln != nil {
+		h.tcp = ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: ln, Logger: lf.NewLogger("ice"), ReadBufferSize: 64,
+			WriteBufferSize: 4 << 20})
+		se.SetICETCPMux(h.tcp)
+		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
+	se.SetNetworkTypes(networks)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetICETimeouts(4*time.Second, 8*time.Second, time.Second)
+	if len(cfg.PublicIPs) > 0 {
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External: cfg.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteReplace,
+		}); err != nil {
+			h.closeSockets()
+			return nil, fmt.Errorf("whep: PublicIPs: %w", err)
+		}
+	}
+
+	me, ir, err := mediaEngine(cfg)
+	if err != nil {
+		h.closeSockets()
+		return nil, err
+	}
+	h.api = webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir))
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	return h, nil
+}
+
+// h264Variants are the H.264 payload types the media engine knows, one per
+// profile WebRTC endpoints offer; the answer uses the offer's own fmtp.
+var h264Variants = []string{"42001f", "42e01f", "4d001f", "64001f", "640c1f", "f4001f"}
+
+// mediaEngine registers H.264 (packetization-mode 1), Opus, the feedback
+// and header extensions the handler uses, and the NACK responder and
+// sender report interceptors.
+func mediaEngine(cfg Config) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+	me := &webrtc.MediaEngine{}
+	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
+	for i, plid := range h264Variants {
+		if err := me.RegisterCodec(webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+				SDPFmtpLine:  "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=" + plid,
+				RTCPFeedback: fb,
+			},
+			PayloadType: webrtc.PayloadType(102 + 2*i),
+		}, webrtc.RTPCodecTypeVideo); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := me.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1",
+		},
+		PayloadType: 111,
+	}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, nil, err
+	}
+	for _, typ := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: AbsCaptureTimeURI}, typ); err != nil {
+			return nil, nil, err
+		}
+	}
+	ir := &interceptor.Registry{}
+	responder, err := nack.NewResponderInterceptor(nack.ResponderSize(cfg.NACKBuffer))
+	if err != nil {
+		return nil, nil, err
+	}
+	ir.Add(responder)
+	sender, err := report.NewSenderInterceptor()
+	if err != nil {
+		return nil, nil, err
+	}
+	ir.Add(sender)
+	return me, ir, nil
+}
+
+func (h *Handler) closeSockets() {
+	if h.udp != nil {
+		h.udp.Close()
+	}
+	if h.tcp != nil {
+		h.tcp.Close()
+	}
+}
+
+// UDPAddr returns the address of the ICE UDP socket (the first, if it
+// listens on every interface).
+func (h *Handler) UDPAddr() net.Addr {
+	if addrs := h.udp.GetListenAddresses(); len(addrs) > 0 {
+		return addrs[0]
+	}
+	return nil
+}
+
+// Stats returns a snapshot of the handler's counters.
+func (h *Handler) Stats() Stats {
+	h.mu.Lock()
+	n := len(h.sessions)
+	h.mu.Unlock()
+	st := Stats{
+		Sessions:         n,
+		SessionsTotal:    h.stats.total.Load(),
+		Rejected:         h.stats.rejected.Load(),
+		PacketsSent:      h.stats.packets.Load(),
+		BytesSent:        h.stats.bytes.Load(),
+		KeyframeRequests: h.stats.keyframeRequests.Load(),
+		NACKs:            h.stats.nacks.Load(),
+		CatchUps:         h.stats.catchUps.Load(),
+		FirstKeyframe:    time.Duration(h.stats.firstKeyframeNanos.Load()),
+		FirstKeyframeMax: time.Duration(h.stats.firstKeyframeMaxNanos.Load()),
+		Timeouts:         h.stats.timeouts.Load(),
+	}
+	if c := h.stats.firstKeyframeCount.Load(); c > 0 {
+		st.FirstKeyframeMean = time.Duration(h.stats.firstKeyframeSumNanos.Load() / c)
+	}
+	if a := h.UDPAddr(); a != nil {
+		st.UDPAddr = a.String()
+	}
+	if h.tcp != nil {
+		if tm, ok := h.tcp.(*ice.TCPMuxDefault); ok {
+			st.TCPAddr = tm.LocalAddr().String()
+		}
+	}
+	return st
+}
+
+func (h *Handler) recordFirstKeyframe(d time.Duration) {
+	h.stats.firstKeyframeNanos.Store(int64(d))
+	h.stats.firstKeyframeSumNanos.Add(int64(d))
+	h.stats.firstKeyframeCount.Add(1)
+	for {
+		m := h.stats.firstKeyframeMaxNanos.Load()
+		if int64(d) <= m || h.stats.firstKeyframeMaxNanos.CompareAndSwap(m, int64(d)) {
+			return
+		}
+	}
+}
+
+// Close ends every session, waits for their goroutines and closes the
+// sockets. ServeHTTP answers 503 afterwards.
+func (h *Handler) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	h.mu.Unlock()
+	h.cancel()
+	h.wg.Wait()
+	h.closeSockets()
+	return nil
+}
+
+// ServeHTTP routes WHEP requests under Config.Prefix.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Origin", "*")
+	hd.Set("Access-Control-Expose-Headers", "Location, ETag, Link, Accept-Patch")
+	rest, ok := strings.CutPrefix(r.URL.Path, h.cfg.Prefix+"/")
+	if !ok || rest == "" {
+		h.fail(w, http.StatusNotFound, "not_found", "no stream in the path")
+		return
+	}
+	id, isSession := strings.CutPrefix(rest, "session/")
+	switch r.Method {
+	case http.MethodOptions:
+		hd.Set("Access-Control-Allow-Methods", "POST, PATCH, DELETE, OPTIONS")
+		hd.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, If-Match")
+		hd.Set("Access-Control-Max-Age", "86400")
+		hd.Set("Accept-Post", "application/sdp")
+		w.WriteHeader(http.StatusNoContent)
+	case http.MethodPost:
+		h.offer(w, r, rest)
+	case http.MethodDelete:
+		if !isSession {
+			h.fail(w, http.StatusMethodNotAllowed, "method_not_allowed", "DELETE a session resource")
+			return
+		}
+		h.deleteSession(w, id)
+	case http.MethodPatch:
+		if !isSession {
+			h.fail(w, http.StatusMethodNotAllowed, "method_not_allowed", "PATCH a session resource")
+			return
+		}
+		h.patchSession(w, r, id)
+	default:
+		hd.Set("Allow", "POST, PATCH, DELETE, OPTIONS")
+		h.fail(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not supported")
+	}
+}
+
+type errorBody struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// fail writes an error response with a stable code.
+func (h *Handler) fail(w http.ResponseWriter, status int, code, msg string) {
+	if status >= 400 && status < 500 {
+		h.stats.rejected.Add(1)
+	}
+	b, _ := json.Marshal(errorBody{Error: code, Message: msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// failErr maps an error of newSession to a response.
+func (h *Handler) failErr(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrBadSDP):
+		h.fail(w, http.StatusBadRequest, "bad_sdp", err.Error())
+	case errors.Is(err, ErrNotFound):
+		h.fail(w, http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, ErrNoCodec):
+		h.fail(w, http.StatusNotAcceptable, "no_compatible_codec", err.Error())
+	case errors.Is(err, ErrClosed):
+		h.fail(w, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
+	default:
+		h.log.Warn("whep: session setup failed", "err", err)
+		h.fail(w, http.StatusInternalServerError, "internal", "session setup failed")
+	}
+}
+
+// maxOffer bounds the size of an SDP offer.
+const maxOffer = 64 << 10
+
+func (h *Handler) offer(w http.ResponseWriter, r *http.Request, stream string) {
+	if ct := r.Header.Get("Content-Type"); !strings.EqualFold(strings.TrimSpace(strings.Split(ct, ";")[0]), "application/sdp") {
+		h.fail(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "the offer must be application/sdp")
+		return
+	}
+	body := http.MaxBytesReader(w, r.Body, maxOffer)
+	offer, err := io.ReadAll(body)
+	if err != nil {
+		h.fail(w, http.StatusBadRequest, "bad_sdp", "reading the offer: "+err.Error())
+		return
+	}
+	s, answer, err := h.newSession(r.Context(), stream, string(offer))
+	if err != nil {
+		h.failErr(w, err)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/sdp")
+	hd.Set("Location", h.cfg.Prefix+"/session/"+s.id)
+	hd.Set("ETag", `"`+s.id+`"`)
+	hd.Set("Accept-Patch", "application/trickle-ice-sdpfrag")
+	w.WriteHeader(http.StatusCreated)
+	w.Write([]byte(answer))
+}
+
+func (h *Handler) lookup(id string) *session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sessions[id]
+}
+
+func (h *Handler) deleteSession(w http.ResponseWriter, id string) {
+	s := h.lookup(id)
+	if s == nil {
+		h.fail(w, http.StatusNotFound, "session_not_found", "no such session")
+		return
+	}
+	s.end("deleted")
+	<-s.done
+	w.WriteHeader(http.StatusOK)
+}
+
+// patchSession takes trickled candidates (RFC 8840 SDP fragments). The
+// answer already holds all of the server's candidates (it gathers at once),
+// so the reply carries none.
+func (h *Handler) patchSession(w http.ResponseWriter, r *http.Request, id string) {
+	s := h.lookup(id)
+	if s == nil {
+		h.fail(w, http.StatusNotFound, "session_not_found", "no such session")
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/trickle-ice-sdpfrag") {
+		h.fail(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "PATCH takes application/trickle-ice-sdpfrag")
+		return
+	}
+	frag, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOffer))
+	if err != nil {
+		h.fail(w, http.StatusBadRequest, "bad_sdp", err.Error())
+		return
+	}
+	mid := ""
+	for _, line := range strings.Split(string(frag), "\n") {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "a=mid:"); ok {
+			mid = v
+		}
+		if c, ok := strings.CutPrefix(line, "a=candidate:"); ok {
+			m := mid
+			if err := s.pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: "candidate:" + c, SDPMid: &m}); err != nil {
+				h.fail(w, http.StatusBadRequest, "bad_sdp", "candidate: "+err.Error())
+				return
+			}
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
