@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 )
 
@@ -32,6 +33,18 @@ type Config struct {
 	// of letting it replace the first (an encoder reconnecting after a
 	// network fault needs takeover to get back in). Default false.
 	RefuseTakeover bool
+	// WebRTCUDP is the one UDP host:port that every WebRTC peer uses (ICE
+	// UDP mux). Port 0 picks a free port. Default 127.0.0.1:8189.
+	WebRTCUDP string
+	// WebRTCTCP, when set, is a host:port for ICE over TCP, for networks
+	// that block UDP. Default off.
+	WebRTCTCP string
+	// WebRTCIPs are the addresses announced to WebRTC peers instead of the
+	// local ones (NAT 1:1), comma-separated.
+	WebRTCIPs string
+	// Transcode runs ffmpeg to turn each stream's AAC into Opus for WebRTC
+	// viewers. Default true; without ffmpeg, WebRTC viewers get video only.
+	Transcode bool
 	// NATSURL, when set, joins an external NATS cluster (comma-separated
 	// URLs) instead of starting the embedded NATS server.
 	NATSURL string
@@ -77,6 +90,8 @@ func Default() Config {
 		LogFormat:   "text",
 
 		NATSListen: "127.0.0.1:0",
+		WebRTCUDP:  "127.0.0.1:8189",
+		Transcode:  true,
 
 		HLSPartTarget:    200 * time.Millisecond,
 		HLSSegmentTarget: 2 * time.Second,
@@ -94,6 +109,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Open, "open", c.Open, "let any publish key publish to the stream of that name")
 	fs.DurationVar(&c.GracePeriod, "grace", c.GracePeriod, "how long viewers wait for a dropped publisher to return")
 	fs.BoolVar(&c.RefuseTakeover, "refuse-takeover", c.RefuseTakeover, "refuse a second publisher on a live stream instead of replacing the first")
+	fs.StringVar(&c.WebRTCUDP, "webrtc-udp", c.WebRTCUDP, "UDP `host:port` shared by all WebRTC peers (port 0 picks a free port)")
+	fs.StringVar(&c.WebRTCTCP, "webrtc-tcp", c.WebRTCTCP, "TCP `host:port` for ICE over TCP (default off)")
+	fs.StringVar(&c.WebRTCIPs, "webrtc-ip", c.WebRTCIPs, "`addresses` to announce to WebRTC peers (NAT 1:1), comma-separated")
+	fs.BoolVar(&c.Transcode, "transcode", c.Transcode, "turn AAC into Opus with ffmpeg for WebRTC viewers")
 	fs.StringVar(&c.NATSURL, "nats", c.NATSURL, "external NATS `URL`s (comma-separated); default: an embedded NATS server")
 	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "embedded NATS client address `host:port`, or none")
 	fs.StringVar(&c.AdminKey, "admin-key", c.AdminKey, "key that issues moderator and host tokens (or env LIVELOOP_ADMIN_KEY)")
@@ -120,6 +139,19 @@ func (c *Config) Validate() error {
 	if c.GracePeriod < 0 {
 		errs = append(errs, fmt.Errorf("--grace %v: must not be negative", c.GracePeriod))
 	}
+	if _, _, err := net.SplitHostPort(c.WebRTCUDP); err != nil {
+		errs = append(errs, fmt.Errorf("--webrtc-udp %q: want host:port", c.WebRTCUDP))
+	}
+	if c.WebRTCTCP != "" {
+		if _, _, err := net.SplitHostPort(c.WebRTCTCP); err != nil {
+			errs = append(errs, fmt.Errorf("--webrtc-tcp %q: want host:port", c.WebRTCTCP))
+		}
+	}
+	for _, ip := range c.PublicIPs() {
+		if net.ParseIP(ip) == nil {
+			errs = append(errs, fmt.Errorf("--webrtc-ip %q: not an IP address", ip))
+		}
+	}
 	if c.NATSListen != "none" {
 		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
 			errs = append(errs, fmt.Errorf("--nats-listen %q: want host:port or none", c.NATSListen))
@@ -145,4 +177,28 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// PublicIPs returns the addresses of WebRTCIPs.
+func (c *Config) PublicIPs() []string {
+	var out []string
+	for _, ip := range strings.Split(c.WebRTCIPs, ",") {
+		if ip = strings.TrimSpace(ip); ip != "" {
+			out = append(out, ip)
+		}
+	}
+	return out
+}
+
+// Ephemeral returns the defaults with every listener on a free loopback
+// port and state under dataDir: a node for tests and tools that may run
+// beside others on one machine.
+func Ephemeral(dataDir string) Config {
+	c := Default()
+	c.HTTPAddr = "127.0.0.1:0"
+	c.RTMPAddr = "127.0.0.1:0"
+	c.WebRTCUDP = "127.0.0.1:0"
+	c.NATSListen = "127.0.0.1:0"
+	c.DataDir = dataDir
+	return c
 }

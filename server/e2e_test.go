@@ -22,10 +22,7 @@ import (
 // startServer runs a real server on free ports for the test's lifetime.
 func startServer(t *testing.T, mod func(*config.Config)) *server.Server {
 	t.Helper()
-	cfg := config.Default()
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.RTMPAddr = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
+	cfg := config.Ephemeral(t.TempDir())
 	if mod != nil {
 		mod(&cfg)
 	}

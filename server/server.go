@@ -24,6 +24,7 @@ import (
 	"github.com/liveloop/liveloop/config"
 	"github.com/liveloop/liveloop/cue"
 	"github.com/liveloop/liveloop/deliver/llhls"
+	"github.com/liveloop/liveloop/deliver/whep"
 	"github.com/liveloop/liveloop/deliver/ws"
 	"github.com/liveloop/liveloop/demo"
 	"github.com/liveloop/liveloop/hub"
@@ -31,6 +32,7 @@ import (
 	"github.com/liveloop/liveloop/interact"
 	"github.com/liveloop/liveloop/media"
 	"github.com/liveloop/liveloop/roomapi"
+	"github.com/liveloop/liveloop/transcode"
 	"github.com/liveloop/liveloop/web"
 )
 
@@ -46,6 +48,8 @@ type Server struct {
 	rtmp *rtmp.Server
 	ws   *ws.Handler
 	hls  *llhls.Handler
+	whep *whep.Handler
+	opus *transcode.Manager // nil with --transcode=false
 	http *http.Server
 	ln   net.Listener
 	clip *demo.Clip
@@ -123,6 +127,18 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 		SegmentTarget: cfg.HLSSegmentTarget,
 		ChunkedParts:  cfg.HLSChunkedParts,
 	})
+	if s.whep, err = whep.New(whep.Config{
+		Hub: s.hub, Logger: log.With("component", "whep"),
+		UDPAddr: cfg.WebRTCUDP, TCPAddr: cfg.WebRTCTCP, PublicIPs: cfg.PublicIPs(),
+	}); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() { s.whep.Close() })
+	if cfg.Transcode {
+		if s.opus, err = transcode.New(transcode.Config{Hub: s.hub, Logger: log.With("component", "transcode")}); err != nil {
+			return nil, err
+		}
+	}
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -157,11 +173,12 @@ func (s *Server) Run(ctx context.Context) error {
 		"version", Version,
 		"http", "http://"+s.HTTPAddr().String(),
 		"rtmp", "rtmp://"+s.RTMPAddr().String()+"/live/{key}",
+		"webrtc_udp", s.whep.UDPAddr().String(),
 		"demo", s.cfg.Demo)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -177,6 +194,15 @@ func (s *Server) Run(ctx context.Context) error {
 			cancel()
 		}
 	}()
+	if s.opus != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.opus.Run(ctx); err != nil {
+				errc <- fmt.Errorf("transcode: %w", err)
+			}
+		}()
+	}
 	if s.clip != nil {
 		wg.Add(1)
 		go func() {
@@ -193,6 +219,7 @@ func (s *Server) Run(ctx context.Context) error {
 	err := s.http.Shutdown(shutdownCtx)
 	s.ws.Close()
 	s.hls.Close()
+	s.whep.Close()
 	s.api.Close()
 	s.hub.Close()
 	wg.Wait()
@@ -215,6 +242,7 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("GET /ws/{stream...}", s.ws)
 	mux.Handle("/hls/", s.hls)
+	mux.Handle("/whep/", s.whep)
 	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assets)))
 	mux.HandleFunc("GET /watch/{stream...}", page(assets, "watch.html"))
 	mux.HandleFunc("GET /{$}", page(assets, "index.html"))
