@@ -15,43 +15,24 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/liveloop/liveloop/hub"
+	"github.com/liveloop/liveloop/internal/chromium"
 	"github.com/liveloop/liveloop/server"
 )
 
-// newBrowser starts Debian's headless Chromium with the flags that work as
-// root on a closed network, and returns a context for one tab.
+// newBrowser starts headless Chromium and returns a context for one tab.
 func newBrowser(t *testing.T, ctx context.Context) context.Context {
 	t.Helper()
 	requireTools(t, "chromium")
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath("chromium"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1280, 800),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
-	if err := chromedp.Do(bctx); err != nil {
+	tab, cancel, err := chromium.New(ctx, chromium.Options{UserDataDir: t.TempDir(), Logf: t.Logf})
+	if err != nil {
 		t.Fatalf("starting chromium: %v", err)
 	}
-	return bctx
+	t.Cleanup(cancel)
+	return tab
 }
 
-// evalAwait evaluates a JavaScript expression in the tab, awaiting it if it
-// is a promise, and decodes its value.
-func evalAwait[T any](tab context.Context, js string) (T, error) {
-	return chromedp.Run(tab, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
-}
+// evalAwait evaluates JavaScript in the tab, awaiting a promise.
+func evalAwait[T any](tab context.Context, js string) (T, error) { return chromium.Eval[T](tab, js) }
 
 // waitLive waits until the hub has the stream live with its tracks.
 func waitLive(t *testing.T, ctx context.Context, srv *server.Server, name string) {

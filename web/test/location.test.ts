@@ -26,3 +26,11 @@ test('formatting', () => {
   assert.equal(formatMs(0.1234), '123 ms');
   assert.equal(formatMs(null), '–');
 });
+
+test('parseWatchLocation: ?target sets the player target (seconds) when it is sensible', () => {
+  assert.equal(parseWatchLocation('/watch/cam', '?target=0.12').targetLatency, 0.12);
+  assert.equal(parseWatchLocation('/watch/cam', '?proto=ws&target=0.2').targetLatency, 0.2);
+  for (const bad of ['', '?target=', '?target=0', '?target=-1', '?target=abc', '?target=11']) {
+    assert.equal(parseWatchLocation('/watch/cam', bad).targetLatency, undefined, bad);
+  }
+});

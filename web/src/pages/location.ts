@@ -1,5 +1,7 @@
 /**
- * Reads what the watch page plays from its URL: /watch/{stream}?proto=ws|webrtc|hls.
+ * Reads what the watch page plays from its URL:
+ * /watch/{stream}?proto=ws|webrtc|hls&target=seconds (the player's target
+ * buffer ahead, for tuning and measurement; the player's default without it).
  * Pure, so it is unit-tested.
  */
 import type { TransportKind } from '../player/transport.js';
@@ -16,6 +18,8 @@ export interface WatchTarget {
   requested: string | undefined;
   /** A note for the viewer when the request could not be honoured. */
   note: string | undefined;
+  /** ?target: the player's target buffer ahead, seconds (0 < target <= 10), if given. */
+  targetLatency?: number;
 }
 
 /** Parses a watch page URL's path and query. */
@@ -39,7 +43,10 @@ export function parseWatchLocation(pathname: string, search: string, fallbackStr
     if ((AVAILABLE_TRANSPORTS as readonly string[]).includes(requested)) transport = requested as TransportKind;
     else note = `transport "${requested}" is not available yet; playing over ${transport}`;
   }
-  return { stream, transport, requested, note };
+  const out: WatchTarget = { stream, transport, requested, note };
+  const target = Number(q.get('target') ?? NaN);
+  if (Number.isFinite(target) && target > 0 && target <= 10) out.targetLatency = target;
+  return out;
 }
 
 /** Formats a number of bits per second as kbit/s. */

@@ -51,7 +51,11 @@ function main(): void {
   document.title = `${target.stream} · Liveloop`;
   video.muted = true; // autoplay with sound is blocked; the viewer unmutes
 
-  const player = new Player(video, { stream: target.stream, transport: target.transport });
+  const player = new Player(video, {
+    stream: target.stream,
+    transport: target.transport,
+    ...(target.targetLatency !== undefined ? { targetLatency: target.targetLatency } : {}),
+  });
   window.liveloop = { player, stats: () => player.stats(), target };
 
   let lastError = '';

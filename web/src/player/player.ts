@@ -22,7 +22,7 @@ import { ClockSync } from './clock-sync.js';
 import { CueScheduler, type Cue } from './cues.js';
 import { Emitter } from './events.js';
 import { parseInitTracks, prftMediaTime, scanSegment, type Prft, type SegmentScan, type TrackFragment } from './fmp4.js';
-import { LiveEdgeController, type LiveEdgeOptions } from './live-edge.js';
+import { DEFAULT_AV_TARGET, DEFAULT_TARGET, LiveEdgeController, type LiveEdgeOptions } from './live-edge.js';
 import type { InitMessage, TrackInfo } from './messages.js';
 import { mediaSourceCtor, MseSink } from './mse-sink.js';
 import { StallDetector } from './stall.js';
@@ -48,7 +48,11 @@ export interface PlayerOptions {
   stream: string;
   /** Server base URL (http(s) or ws(s)). Default: the page's origin. */
   baseURL?: string;
-  /** Target buffer ahead of the playhead, seconds. Default 0.15. */
+  /**
+   * Target buffer ahead of the playhead, seconds. Default 0.13 for a
+   * stream of video alone, 0.2 for one with audio (less makes Chromium's
+   * audio renderer run dry).
+   */
   targetLatency?: number;
   /** Further behind the live edge than this, seek, seconds. Default 1.5. */
   maxLag?: number;
@@ -67,6 +71,11 @@ export interface PlayerStats {
   latency: number | null;
   /** Seconds from play() to the first frame shown; null until then. */
   startupTime: number | null;
+  /**
+   * When the first frame was shown, ms since the page's time origin
+   * (performance.now(): navigation start for a page); null until then.
+   */
+  firstFrameAt: number | null;
   /** Stalls since play(). */
   stalls: number;
   /** Total stalled time, seconds. */
@@ -144,6 +153,7 @@ export class Player extends Emitter<PlayerEvents> {
   private started = false;
   private playStartedAt = 0;
   private startupTime: number | null = null;
+  private firstFrameAt: number | null = null;
   private reconnects = 0;
   private lastFrame: { mediaTime: number; at: number } | undefined;
   private autoplayBlocked = false;
@@ -166,7 +176,7 @@ export class Player extends Emitter<PlayerEvents> {
     this.video = video;
     this.options = { ...opts };
     this.live = new LiveEdgeController({
-      target: opts.targetLatency ?? 0.15,
+      target: opts.targetLatency ?? DEFAULT_TARGET,
       ...(opts.maxLag !== undefined ? { maxLag: opts.maxLag } : {}),
       ...opts.liveEdge,
     });
@@ -196,6 +206,7 @@ export class Player extends Emitter<PlayerEvents> {
     this.playStartedAt = performance.now();
     this.started = false;
     this.startupTime = null;
+    this.firstFrameAt = null;
     this.reconnects = 0;
     this.stall.reset();
     this.bitrate.reset();
@@ -232,6 +243,7 @@ export class Player extends Emitter<PlayerEvents> {
     return {
       latency: this.latency(now),
       startupTime: this.startupTime,
+      firstFrameAt: this.firstFrameAt,
       stalls: this.stall.stalls,
       stallTime: this.stall.stallTime(now),
       bitrate: Math.round(this.bitrate.bitsPerSecond(now)),
@@ -313,6 +325,10 @@ export class Player extends Emitter<PlayerEvents> {
       if (!known) this.tracks.set(t.trackId, { id: t.trackId, kind: t.handler === 'vide' ? 'video' : t.handler === 'soun' ? 'audio' : t.handler, codec: '', timescale: t.timescale });
     }
     this.videoTrackId = [...this.tracks.values()].find((t) => t.kind === 'video')?.id;
+    if (this.options.targetLatency === undefined && this.options.liveEdge?.target === undefined) {
+      const audio = [...this.tracks.values()].some((t) => t.kind === 'audio');
+      this.live.setTarget(audio ? DEFAULT_AV_TARGET : DEFAULT_TARGET);
+    }
     this.sink?.init(init.mime, seg);
     if (!this.started && this._state !== 'waiting') this.setState('buffering');
   }
@@ -444,9 +460,10 @@ export class Player extends Emitter<PlayerEvents> {
       this.video,
       {
         onError: (err, fatal) => this.sink === sink && this.onMediaError(err.message, fatal),
-        onUpdate: () => {
-          if (!this.started) this.tick();
-        },
+        // Deciding at every append (not only every TICK_MS) lets the
+        // live-edge controller jump to live as soon as the rest of the first
+        // GOP lands, and start playing as soon as there is data.
+        onUpdate: () => this.tick(),
       },
       this.options.backBuffer !== undefined ? { backBuffer: this.options.backBuffer } : {},
     );
@@ -541,6 +558,7 @@ export class Player extends Emitter<PlayerEvents> {
     if (this.started) return;
     this.started = true;
     this.startupTime = (now - this.playStartedAt) / 1000;
+    this.firstFrameAt = now;
     if (this._state === 'buffering' || this._state === 'connecting') this.setState('playing');
     this.settlePlay?.resolve();
     this.settlePlay = undefined;
@@ -574,6 +592,9 @@ export class Player extends Emitter<PlayerEvents> {
   // --- video element ------------------------------------------------------
 
   private readonly onVideoWaiting = (): void => {
+    // A seek (the player's own jump to the live edge) waits for its frame to
+    // decode: that is not a stall.
+    if (this.video.seeking) return;
     this.stall.onWaiting(performance.now(), this.video.currentTime);
     this.onStallChange();
   };
