@@ -245,6 +245,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/whep/", s.whep)
 	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assets)))
 	mux.HandleFunc("GET /watch/{stream...}", page(assets, "watch.html"))
+	mux.HandleFunc("GET /studio/{stream...}", page(assets, "studio.html"))
 	mux.HandleFunc("GET /{$}", page(assets, "index.html"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
