@@ -131,11 +131,14 @@ func TestHoldAndDeleteBeforeRelease(t *testing.T) {
 }
 
 func TestReviewHook(t *testing.T) {
-	var calls atomic.Int64
+	var mu sync.Mutex
+	calls := map[string]int{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
 		var body struct{ Text string }
 		json.NewDecoder(r.Body).Decode(&body)
+		mu.Lock()
+		calls[body.Text]++
+		mu.Unlock()
 		switch body.Text {
 		case "slow":
 			<-r.Context().Done()
@@ -160,7 +163,12 @@ func TestReviewHook(t *testing.T) {
 		mustDo(t, n.rooms, mod, Command{Type: CmdChatSend, Text: "bad"}) // staff are not reviewed
 		n.stop()
 	}
-	if calls.Load() != 6 {
-		t.Fatalf("review called %d times, want 6", calls.Load())
+	// "good" and "bad" from the viewer are reviewed once per run; the
+	// moderator's "bad" is not. (Whether a "slow" review reached the
+	// server before the client gave up depends on scheduling.)
+	mu.Lock()
+	defer mu.Unlock()
+	if calls["good"] != 2 || calls["bad"] != 2 || calls["slow"] > 2 {
+		t.Fatalf("reviews by text: %v, want good 2, bad 2 (staff are not reviewed)", calls)
 	}
 }
