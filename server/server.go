@@ -29,10 +29,12 @@ import (
 	"github.com/liveloop/liveloop/demo"
 	"github.com/liveloop/liveloop/hub"
 	"github.com/liveloop/liveloop/ingest/rtmp"
+	"github.com/liveloop/liveloop/ingest/whip"
 	"github.com/liveloop/liveloop/interact"
 	"github.com/liveloop/liveloop/media"
 	"github.com/liveloop/liveloop/roomapi"
 	"github.com/liveloop/liveloop/transcode"
+	"github.com/liveloop/liveloop/webrtcapi"
 	"github.com/liveloop/liveloop/web"
 )
 
@@ -49,6 +51,8 @@ type Server struct {
 	ws   *ws.Handler
 	hls  *llhls.Handler
 	whep *whep.Handler
+	whip *whip.Handler
+	ice  *webrtcapi.Transport // the ICE sockets WHEP and WHIP share
 	opus *transcode.Manager // nil with --transcode=false
 	http *http.Server
 	ln   net.Listener
@@ -127,13 +131,28 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 		SegmentTarget: cfg.HLSSegmentTarget,
 		ChunkedParts:  cfg.HLSChunkedParts,
 	})
-	if s.whep, err = whep.New(whep.Config{
-		Hub: s.hub, Logger: log.With("component", "whep"),
-		UDPAddr: cfg.WebRTCUDP, TCPAddr: cfg.WebRTCTCP, PublicIPs: cfg.PublicIPs(),
+	// WebRTC: one UDP port (and optionally one TCP port) for every peer,
+	// viewers and publishers alike.
+	if s.ice, err = webrtcapi.NewTransport(webrtcapi.Config{
+		UDPAddr: cfg.WebRTCUDP, TCPAddr: cfg.WebRTCTCP, PublicIPs: cfg.PublicIPs(), Logger: log.With("component", "webrtc"),
 	}); err != nil {
 		return nil, err
 	}
+	undo = append(undo, func() { s.ice.Close() })
+	if s.whep, err = whep.New(whep.Config{Hub: s.hub, Logger: log.With("component", "whep"), Transport: s.ice}); err != nil {
+		return nil, err
+	}
 	undo = append(undo, func() { s.whep.Close() })
+	authorize := whip.DefaultAuthorize
+	if cfg.Open || cfg.Demo {
+		authorize = whip.OpenAuthorize
+	}
+	if s.whip, err = whip.New(whip.Config{
+		Publish: s.publish, Authorize: authorize, Logger: log.With("component", "whip"), Transport: s.ice,
+	}); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() { s.whip.Close() })
 	if cfg.Transcode {
 		if s.opus, err = transcode.New(transcode.Config{Hub: s.hub, Logger: log.With("component", "transcode")}); err != nil {
 			return nil, err
@@ -173,7 +192,7 @@ func (s *Server) Run(ctx context.Context) error {
 		"version", Version,
 		"http", "http://"+s.HTTPAddr().String(),
 		"rtmp", "rtmp://"+s.RTMPAddr().String()+"/live/{key}",
-		"webrtc_udp", s.whep.UDPAddr().String(),
+		"webrtc_udp", s.ice.UDPAddr().String(),
 		"demo", s.cfg.Demo)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -220,9 +239,11 @@ func (s *Server) Run(ctx context.Context) error {
 	s.ws.Close()
 	s.hls.Close()
 	s.whep.Close()
+	s.whip.Close()
 	s.api.Close()
 	s.hub.Close()
 	wg.Wait()
+	s.ice.Close()
 	s.rooms.Close()
 	s.bus.Close()
 	close(errc)
@@ -243,6 +264,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /ws/{stream...}", s.ws)
 	mux.Handle("/hls/", s.hls)
 	mux.Handle("/whep/", s.whep)
+	mux.Handle("/whip/", s.whip)
 	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assets)))
 	mux.HandleFunc("GET /watch/{stream...}", page(assets, "watch.html"))
 	mux.HandleFunc("GET /studio/{stream...}", page(assets, "studio.html"))

@@ -3,10 +3,11 @@ package whep
 import (
 	"encoding/hex"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/pion/sdp/v3"
+
+	"github.com/liveloop/liveloop/webrtcapi"
 )
 
 // H.264 offer/answer (RFC 6184 8.2.2, 8.1): the configuration of a payload
@@ -138,74 +139,10 @@ type sourceH264 struct {
 func (s sourceH264) profile() profile { return classifyStream(s.ProfileIDC, s.Flags) }
 
 // offeredCodec is one payload type of an offered media section.
-type offeredCodec struct {
-	PayloadType uint8
-	Name        string // encoding name as written, e.g. "H264"
-	ClockRate   uint32
-	Channels    uint16
-	Fmtp        string
-	Feedback    []string // rtcp-fb values, e.g. "nack pli"
-}
+type offeredCodec = webrtcapi.OfferedCodec
 
-// param returns the value of a key=value parameter of the fmtp line.
-func (c offeredCodec) param(key string) (string, bool) {
-	for _, kv := range strings.Split(c.Fmtp, ";") {
-		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
-		if strings.EqualFold(k, key) {
-			return v, true
-		}
-	}
-	return "", false
-}
-
-// mediaCodecs lists the payload types of a media section with their
-// rtpmap, fmtp and rtcp-fb attributes, in the offer's order of preference.
-func mediaCodecs(md *sdp.MediaDescription) []offeredCodec {
-	byPT := map[uint8]*offeredCodec{}
-	var out []*offeredCodec
-	for _, f := range md.MediaName.Formats {
-		pt, err := strconv.ParseUint(f, 10, 8)
-		if err != nil {
-			continue
-		}
-		c := &offeredCodec{PayloadType: uint8(pt)}
-		byPT[uint8(pt)] = c
-		out = append(out, c)
-	}
-	for _, a := range md.Attributes {
-		ptStr, rest, _ := strings.Cut(a.Value, " ")
-		pt, err := strconv.ParseUint(ptStr, 10, 8)
-		if err != nil {
-			continue
-		}
-		c := byPT[uint8(pt)]
-		if c == nil {
-			continue
-		}
-		switch a.Key {
-		case "rtpmap":
-			parts := strings.Split(rest, "/")
-			c.Name = parts[0]
-			if len(parts) > 1 {
-				r, _ := strconv.ParseUint(parts[1], 10, 32)
-				c.ClockRate = uint32(r)
-			}
-			if len(parts) > 2 {
-				n, _ := strconv.ParseUint(parts[2], 10, 16)
-				c.Channels = uint16(n)
-			}
-		case "fmtp":
-			c.Fmtp = strings.TrimSpace(rest)
-		case "rtcp-fb":
-			c.Feedback = append(c.Feedback, strings.TrimSpace(rest))
-		}
-	}
-	res := make([]offeredCodec, 0, len(out))
-	for _, c := range out {
-		res = append(res, *c)
-	}
-	return res
-}
+// mediaCodecs lists the payload types of a media section.
+func mediaCodecs(md *sdp.MediaDescription) []offeredCodec { return webrtcapi.OfferedCodecs(md) }
 
 // h264Offer is an offered H.264 payload type, parsed.
 type h264Offer struct {
@@ -221,10 +158,10 @@ func parseH264Offer(c offeredCodec) (h264Offer, bool) {
 	if !strings.EqualFold(c.Name, "H264") || c.ClockRate != 90000 {
 		return h264Offer{}, false
 	}
-	if pm, _ := c.param("packetization-mode"); pm != "1" {
+	if pm, _ := c.Param("packetization-mode"); pm != "1" {
 		return h264Offer{}, false
 	}
-	plid, ok := c.param("profile-level-id")
+	plid, ok := c.Param("profile-level-id")
 	if !ok {
 		plid = "42000a"
 	}
@@ -232,7 +169,7 @@ func parseH264Offer(c offeredCodec) (h264Offer, bool) {
 	if err != nil || len(b) != 3 {
 		return h264Offer{}, false
 	}
-	asym, _ := c.param("level-asymmetry-allowed")
+	asym, _ := c.Param("level-asymmetry-allowed")
 	return h264Offer{offeredCodec: c, profile: classify(b[0], b[1]), level: b[2], asym: asym == "1"}, true
 }
 

@@ -40,13 +40,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/liveloop/liveloop/hub"
+	"github.com/liveloop/liveloop/webrtcapi"
 )
 
 // Errors of the handler. Those that reach a client carry a stable code in
@@ -89,6 +89,10 @@ type Config struct {
 	// handler closes it.
 	TCPAddr     string
 	TCPListener net.Listener
+	// Transport, if set, is the ICE sockets to use, shared with other
+	// handlers (WHIP) so that every peer uses one UDP port; the handler
+	// does not close it. Otherwise the handler binds UDPAddr/TCPAddr.
+	Transport *webrtcapi.Transport
 	// PublicIPs are the addresses announced in host candidates instead of
 	// the local ones (NAT 1:1), e.g. a cloud instance's public address.
 	PublicIPs []string
@@ -155,8 +159,8 @@ type Handler struct {
 	cfg    Config
 	log    *slog.Logger
 	api    *webrtc.API
-	udp    ice.UDPMux
-	tcp    ice.TCPMux
+	tr     *webrtcapi.Transport
+	ownTr  bool // tr was bound by this handler, which closes it
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -215,55 +219,17 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.NACKBuffer&(cfg.NACKBuffer-1) != 0 {
 		return nil, fmt.Errorf("whep: NACKBuffer %d is not a power of two", cfg.NACKBuffer)
 	}
-	h := &Handler{cfg: cfg, log: cfg.Logger, sessions: make(map[string]*session)}
-	lf := &pionLoggerFactory{log: cfg.Logger.With("component", "pion")}
-
-	se := webrtc.SettingEngine{LoggerFactory: lf}
-	udpAddr, err := net.ResolveUDPAddr("udp", cfg.UDPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("whep: UDP address: %w", err)
-	}
-	if udpAddr.IP == nil || udpAddr.IP.IsUnspecified() {
-		mux, err := ice.NewMultiUDPMuxFromPort(udpAddr.Port, ice.UDPMuxFromPortWithLogger(lf.NewLogger("ice")),
-			ice.UDPMuxFromPortWithLoopback())
+	h := &Handler{cfg: cfg, log: cfg.Logger, sessions: make(map[string]*session), tr: cfg.Transport}
+	if h.tr == nil {
+		tr, err := webrtcapi.NewTransport(webrtcapi.Config{UDPAddr: cfg.UDPAddr, TCPAddr: cfg.TCPAddr,
+			TCPListener: cfg.TCPListener, PublicIPs: cfg.PublicIPs, Logger: cfg.Logger})
 		if err != nil {
-			return nil, fmt.Errorf("whep: UDP listen: %w", err)
+			return nil, fmt.Errorf("whep: %w", err)
 		}
-		h.udp = mux
-	} else {
-		conn, err := net.ListenUDP("udp", udpAddr)
-		if err != nil {
-			return nil, fmt.Errorf("whep: UDP listen: %w", err)
-		}
-		h.udp = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: lf.NewLogger("ice")})
-		se.SetIncludeLoopbackCandidate(udpAddr.IP.IsLoopback())
+		h.tr, h.ownTr = tr, true
 	}
-	se.SetICEUDPMux(h.udp)
-	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
-	ln := cfg.TCPListener
-	if ln == nil && cfg.TCPAddr != "" {
-		if ln, err = net.Listen("tcp", cfg.TCPAddr); err != nil {
-			h.udp.Close()
-			return nil, fmt.Errorf("whep: TCP listen: %w", err)
-		}
-	}
-	if ln != nil {
-		h.tcp = ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: ln, Logger: lf.NewLogger("ice"), ReadBufferSize: 64,
-			WriteBufferSize: 4 << 20})
-		se.SetICETCPMux(h.tcp)
-		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
-	}
-	se.SetNetworkTypes(networks)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetICETimeouts(4*time.Second, 8*time.Second, time.Second)
-	if len(cfg.PublicIPs) > 0 {
-		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
-			External: cfg.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteReplace,
-		}); err != nil {
-			h.closeSockets()
-			return nil, fmt.Errorf("whep: PublicIPs: %w", err)
-		}
-	}
+	tr := h.tr
+	se := tr.SettingEngine()
 
 	me, ir, err := mediaEngine(cfg)
 	if err != nil {
@@ -325,22 +291,14 @@ func mediaEngine(cfg Config) (*webrtc.MediaEngine, *interceptor.Registry, error)
 }
 
 func (h *Handler) closeSockets() {
-	if h.udp != nil {
-		h.udp.Close()
-	}
-	if h.tcp != nil {
-		h.tcp.Close()
+	if h.ownTr {
+		h.tr.Close()
 	}
 }
 
 // UDPAddr returns the address of the ICE UDP socket (the first, if it
 // listens on every interface).
-func (h *Handler) UDPAddr() net.Addr {
-	if addrs := h.udp.GetListenAddresses(); len(addrs) > 0 {
-		return addrs[0]
-	}
-	return nil
-}
+func (h *Handler) UDPAddr() net.Addr { return h.tr.UDPAddr() }
 
 // Stats returns a snapshot of the handler's counters.
 func (h *Handler) Stats() Stats {
@@ -366,10 +324,8 @@ func (h *Handler) Stats() Stats {
 	if a := h.UDPAddr(); a != nil {
 		st.UDPAddr = a.String()
 	}
-	if h.tcp != nil {
-		if tm, ok := h.tcp.(*ice.TCPMuxDefault); ok {
-			st.TCPAddr = tm.LocalAddr().String()
-		}
+	if a := h.tr.TCPAddr(); a != nil {
+		st.TCPAddr = a.String()
 	}
 	return st
 }
@@ -536,19 +492,9 @@ func (h *Handler) patchSession(w http.ResponseWriter, r *http.Request, id string
 		h.fail(w, http.StatusBadRequest, "bad_sdp", err.Error())
 		return
 	}
-	mid := ""
-	for _, line := range strings.Split(string(frag), "\n") {
-		line = strings.TrimSpace(line)
-		if v, ok := strings.CutPrefix(line, "a=mid:"); ok {
-			mid = v
-		}
-		if c, ok := strings.CutPrefix(line, "a=candidate:"); ok {
-			m := mid
-			if err := s.pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: "candidate:" + c, SDPMid: &m}); err != nil {
-				h.fail(w, http.StatusBadRequest, "bad_sdp", "candidate: "+err.Error())
-				return
-			}
-		}
+	if err := webrtcapi.AddTrickleCandidates(s.pc, string(frag)); err != nil {
+		h.fail(w, http.StatusBadRequest, "bad_sdp", "candidate: "+err.Error())
+		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

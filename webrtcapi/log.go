@@ -1,4 +1,4 @@
-package whep
+package webrtcapi
 
 import (
 	"context"
@@ -8,8 +8,10 @@ import (
 	"github.com/pion/logging"
 )
 
-// pionLoggerFactory sends pion's logs to slog: errors as warnings, the
-// rest at debug level.
+// NewLoggerFactory returns a pion LoggerFactory that sends pion's logs to
+// log: errors as warnings, the rest at debug level.
+func NewLoggerFactory(log *slog.Logger) logging.LoggerFactory { return &pionLoggerFactory{log: log} }
+
 type pionLoggerFactory struct{ log *slog.Logger }
 
 func (f *pionLoggerFactory) NewLogger(scope string) logging.LeveledLogger {

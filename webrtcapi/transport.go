@@ -1,0 +1,146 @@
+// Package webrtcapi builds what Liveloop's WebRTC endpoints (deliver/whep
+// and ingest/whip) share on top of pion: the ICE sockets (one UDP socket
+// for every peer, an ICE UDP mux; optionally an ICE-TCP listener), the
+// addresses announced to peers (NAT 1:1), the ICE settings, and pion's
+// logging sent to slog.
+//
+// Life cycle: NewTransport binds the sockets; SettingEngine returns a
+// pion SettingEngine that uses them, for as many webrtc.APIs as wanted
+// (sockets demultiplex peers by ICE username, so a WHEP and a WHIP API may
+// share one Transport); Close closes the sockets.
+package webrtcapi
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// ErrConfig means a Config cannot be used.
+var ErrConfig = errors.New("webrtcapi: bad config")
+
+// Config configures a Transport.
+type Config struct {
+	// UDPAddr is the host:port of the one UDP socket that carries every
+	// peer's ICE, DTLS and SRTP. Port 0 picks a free port; an unspecified
+	// host listens on every interface (one socket per interface address).
+	// Required.
+	UDPAddr string
+	// TCPAddr, if set, is the host:port of a listener for ICE-TCP (RFC
+	// 6544, passive), for networks that block UDP. TCPListener, if set, is
+	// used instead; the Transport closes it.
+	TCPAddr     string
+	TCPListener net.Listener
+	// PublicIPs are announced in host candidates instead of the local
+	// addresses (NAT 1:1).
+	PublicIPs []string
+	// Logger receives pion's logs: errors as warnings, the rest at debug
+	// level. Default: discard.
+	Logger *slog.Logger
+}
+
+// Transport is a bound set of ICE sockets and the SettingEngine that uses
+// them.
+type Transport struct {
+	udp ice.UDPMux
+	tcp ice.TCPMux
+	se  webrtc.SettingEngine
+}
+
+// NewTransport binds the sockets of cfg.
+func NewTransport(cfg Config) (*Transport, error) {
+	if cfg.UDPAddr == "" {
+		return nil, fmt.Errorf("%w: UDPAddr is required", ErrConfig)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	lf := NewLoggerFactory(cfg.Logger.With("component", "pion"))
+	t := &Transport{}
+	se := webrtc.SettingEngine{LoggerFactory: lf}
+	udpAddr, err := net.ResolveUDPAddr("udp", cfg.UDPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: UDP address: %v", ErrConfig, err)
+	}
+	if udpAddr.IP == nil || udpAddr.IP.IsUnspecified() {
+		mux, err := ice.NewMultiUDPMuxFromPort(udpAddr.Port, ice.UDPMuxFromPortWithLogger(lf.NewLogger("ice")),
+			ice.UDPMuxFromPortWithLoopback())
+		if err != nil {
+			return nil, fmt.Errorf("webrtcapi: UDP listen: %w", err)
+		}
+		t.udp = mux
+	} else {
+		conn, err := net.ListenUDP("udp", udpAddr)
+		if err != nil {
+			return nil, fmt.Errorf("webrtcapi: UDP listen: %w", err)
+		}
+		t.udp = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: lf.NewLogger("ice")})
+		se.SetIncludeLoopbackCandidate(udpAddr.IP.IsLoopback())
+	}
+	se.SetICEUDPMux(t.udp)
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	ln := cfg.TCPListener
+	if ln == nil && cfg.TCPAddr != "" {
+		if ln, err = net.Listen("tcp", cfg.TCPAddr); err != nil {
+			t.Close()
+			return nil, fmt.Errorf("webrtcapi: TCP listen: %w", err)
+		}
+	}
+	if ln != nil {
+		t.tcp = ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: ln, Logger: lf.NewLogger("ice"), ReadBufferSize: 64,
+			WriteBufferSize: 4 << 20})
+		se.SetICETCPMux(t.tcp)
+		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
+	se.SetNetworkTypes(networks)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetICETimeouts(4*time.Second, 8*time.Second, time.Second)
+	if len(cfg.PublicIPs) > 0 {
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External: cfg.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteReplace,
+		}); err != nil {
+			t.Close()
+			return nil, fmt.Errorf("%w: PublicIPs: %v", ErrConfig, err)
+		}
+	}
+	t.se = se
+	return t, nil
+}
+
+// SettingEngine returns a SettingEngine that uses the Transport's sockets;
+// callers may change their copy further before building an API with it.
+func (t *Transport) SettingEngine() webrtc.SettingEngine { return t.se }
+
+// UDPAddr returns the address of the ICE UDP socket (the first, if it
+// listens on every interface).
+func (t *Transport) UDPAddr() net.Addr {
+	if addrs := t.udp.GetListenAddresses(); len(addrs) > 0 {
+		return addrs[0]
+	}
+	return nil
+}
+
+// TCPAddr returns the address of the ICE-TCP listener, or nil.
+func (t *Transport) TCPAddr() net.Addr {
+	if tm, ok := t.tcp.(*ice.TCPMuxDefault); ok {
+		return tm.LocalAddr()
+	}
+	return nil
+}
+
+// Close closes the sockets.
+func (t *Transport) Close() error {
+	var errs []error
+	if t.udp != nil {
+		errs = append(errs, t.udp.Close())
+	}
+	if t.tcp != nil {
+		errs = append(errs, t.tcp.Close())
+	}
+	return errors.Join(errs...)
+}
