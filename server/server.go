@@ -34,8 +34,8 @@ import (
 	"github.com/liveloop/liveloop/media"
 	"github.com/liveloop/liveloop/roomapi"
 	"github.com/liveloop/liveloop/transcode"
-	"github.com/liveloop/liveloop/webrtcapi"
 	"github.com/liveloop/liveloop/web"
+	"github.com/liveloop/liveloop/webrtcapi"
 )
 
 // Version is the server's version, set at build time with
@@ -53,7 +53,7 @@ type Server struct {
 	whep *whep.Handler
 	whip *whip.Handler
 	ice  *webrtcapi.Transport // the ICE sockets WHEP and WHIP share
-	opus *transcode.Manager // nil with --transcode=false
+	opus *transcode.Manager   // nil with --transcode=false
 	http *http.Server
 	ln   net.Listener
 	clip *demo.Clip
