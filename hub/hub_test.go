@@ -7,66 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liveloop/liveloop/internal/fakeclock"
 	"github.com/liveloop/liveloop/media"
 )
 
-// fakeClock is a manual clock: timers fire when the test advances it.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
+type fakeClock = fakeclock.Clock
 
-type fakeTimer struct {
-	at      time.Time
-	f       func()
-	stopped bool
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		was := !t.stopped
-		t.stopped = true
-		return was
-	}
-}
-
-// Advance moves the clock and runs the timers that became due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	var due []func()
-	keep := c.timers[:0]
-	for _, t := range c.timers {
-		switch {
-		case t.stopped:
-		case !t.at.After(c.now):
-			t.stopped = true
-			due = append(due, t.f)
-		default:
-			keep = append(keep, t)
-		}
-	}
-	c.timers = keep
-	c.mu.Unlock()
-	for _, f := range due {
-		f()
-	}
-}
+func newFakeClock() *fakeClock { return fakeclock.New(time.Unix(1_700_000_000, 0)) }
 
 var (
 	testVideo = &media.Track{ID: 1, Kind: media.KindVideo, Codec: media.CodecH264, CodecString: "avc1.42c01e", ClockRate: 90000, Width: 320, Height: 240}
@@ -370,21 +317,12 @@ func TestAudioWaitsForVideoFrame(t *testing.T) {
 func waitTimers(t *testing.T, c *fakeClock) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		c.mu.Lock()
-		n := 0
-		for _, tm := range c.timers {
-			if !tm.stopped {
-				n++
-			}
-		}
-		c.mu.Unlock()
-		if n > 0 {
-			return
+	for c.Pending() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no timer armed")
 		}
 		time.Sleep(time.Millisecond)
 	}
-	t.Fatal("no timer armed")
 }
 
 func TestPacketCachedOnce(t *testing.T) {

@@ -10,70 +10,16 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/liveloop/liveloop/fmp4"
 	"github.com/liveloop/liveloop/hub"
+	"github.com/liveloop/liveloop/internal/fakeclock"
 	"github.com/liveloop/liveloop/media"
 )
 
-// fakeClock is a manual clock for the handler's timeouts: timers fire when
-// the test advances it.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	at      time.Time
-	f       func()
-	stopped bool
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		was := !t.stopped
-		t.stopped = true
-		return was
-	}
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	var due []func()
-	keep := c.timers[:0]
-	for _, t := range c.timers {
-		switch {
-		case t.stopped:
-		case !t.at.After(c.now):
-			t.stopped = true
-			due = append(due, t.f)
-		default:
-			keep = append(keep, t)
-		}
-	}
-	c.timers = keep
-	c.mu.Unlock()
-	for _, f := range due {
-		f()
-	}
-}
+type fakeClock = fakeclock.Clock
 
 // live is a synthetic stream published into a real hub and served by a
 // Handler on an httptest server.
@@ -462,7 +408,7 @@ func TestErrorsAndHeaders(t *testing.T) {
 // satisfied within three target durations gets 503, and a muxer nobody asks
 // for stops after IdleTimeout.
 func TestTimeoutAndIdle(t *testing.T) {
-	clock := &fakeClock{now: epoch}
+	clock := fakeclock.New(epoch)
 	l := newLive(t, Config{Clock: clock, IdleTimeout: 30 * time.Second}, "cam")
 	l.write(time.Second)
 	body := l.playlistAt(0, 3)
