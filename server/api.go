@@ -78,3 +78,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
 }
+
+// serverTime answers GET /api/v1/time with the server's wall clock in
+// milliseconds since the Unix epoch, so players on the WebRTC and LL-HLS
+// paths (which have no clock-sync messages) can measure their latency
+// against the clock that stamped the media.
+func serverTime(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]float64{"serverTime": float64(time.Now().UnixMicro()) / 1000})
+}

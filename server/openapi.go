@@ -14,6 +14,12 @@ var serverPaths = map[string]any{
 			"responses": map[string]any{"200": map[string]any{"description": "The streams."}},
 		},
 	},
+	"/api/v1/time": map[string]any{
+		"get": map[string]any{
+			"summary": "The server's wall clock, {\"serverTime\": milliseconds since the Unix epoch}, for players' latency measurement.", "operationId": "getTime", "tags": []string{"streams"},
+			"responses": map[string]any{"200": map[string]any{"description": "The server's clock."}},
+		},
+	},
 	"/api/v1/streams/{stream}": map[string]any{
 		"get": map[string]any{
 			"summary": "One stream: state, tracks, viewers and media clock.", "operationId": "getStream", "tags": []string{"streams"},

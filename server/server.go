@@ -276,6 +276,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/streams/{stream}", s.getStream)
 	mux.Handle("POST /api/v1/streams/{stream}/cues", s.cues)
 	mux.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
+	mux.HandleFunc("GET /api/v1/time", serverTime)
 	s.api.Register(mux)
 	return mux
 }
