@@ -2,22 +2,25 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatKbps, formatMs, parseWatchLocation } from '../src/pages/location.js';
 
-test('parseWatchLocation: stream from the path, transport from ?proto', () => {
-  const cases: [string, string, string, string, string | undefined][] = [
-    ['/watch/demo', '', 'demo', 'ws', undefined],
-    ['/watch/demo/', '?proto=ws', 'demo', 'ws', undefined],
-    ['/watch/my%20show', '', 'my show', 'ws', undefined],
-    ['/watch/a%2Fb', '', 'a/b', 'ws', undefined],
-    ['/watch/demo', '?proto=webrtc', 'demo', 'ws', 'webrtc'],
-    ['/watch.html', '?stream=x', 'x', 'ws', undefined],
-    ['/', '', 'demo', 'ws', undefined],
+test('parseWatchLocation: stream from the path, transport from ?proto (else auto)', () => {
+  const cases: [string, string, string, string, boolean][] = [
+    ['/watch/demo', '', 'demo', 'auto', false],
+    ['/watch/demo/', '?proto=ws', 'demo', 'ws', false],
+    ['/watch/my%20show', '', 'my show', 'auto', false],
+    ['/watch/a%2Fb', '', 'a/b', 'auto', false],
+    ['/watch/demo', '?proto=webrtc', 'demo', 'webrtc', false],
+    ['/watch/demo', '?proto=hls', 'demo', 'hls', false],
+    ['/watch/demo', '?proto=auto', 'demo', 'auto', false],
+    ['/watch/demo', '?proto=srt', 'demo', 'auto', true],
+    ['/watch.html', '?stream=x', 'x', 'auto', false],
+    ['/', '', 'demo', 'auto', false],
   ];
-  for (const [path, search, stream, transport, requested] of cases) {
+  for (const [path, search, stream, transport, noted] of cases) {
     const t = parseWatchLocation(path, search);
     assert.equal(t.stream, stream, path + search);
     assert.equal(t.transport, transport, path + search);
-    assert.equal(t.requested, requested ?? (search.includes('proto') ? 'ws' : undefined));
-    assert.equal(t.note !== undefined, requested !== undefined, path + search);
+    assert.equal(t.requested, new URLSearchParams(search).get('proto') ?? undefined);
+    assert.equal(t.note !== undefined, noted, path + search);
   }
 });
 

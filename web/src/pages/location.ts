@@ -4,16 +4,17 @@
  * buffer ahead, for tuning and measurement; the player's default without it).
  * Pure, so it is unit-tested.
  */
+import type { TransportChoice } from '../player/auto.js';
 import type { TransportKind } from '../player/transport.js';
 
 /** Transports this build of the player implements, best first. */
-export const AVAILABLE_TRANSPORTS: readonly TransportKind[] = ['ws'];
+export const AVAILABLE_TRANSPORTS: readonly TransportKind[] = ['webrtc', 'ws', 'hls'];
 
 export interface WatchTarget {
   /** The stream name (decoded). */
   stream: string;
-  /** The transport to use. */
-  transport: TransportKind;
+  /** The transport to use: the one ?proto names, else 'auto' (the player picks). */
+  transport: TransportChoice;
   /** What ?proto asked for, if anything (may be unavailable). */
   requested: string | undefined;
   /** A note for the viewer when the request could not be honoured. */
@@ -37,11 +38,11 @@ export function parseWatchLocation(pathname: string, search: string, fallbackStr
     stream = q.get('stream')!;
   }
   const requested = q.get('proto') ?? undefined;
-  let transport: TransportKind = AVAILABLE_TRANSPORTS[0]!;
+  let transport: TransportChoice = 'auto';
   let note: string | undefined;
-  if (requested) {
+  if (requested && requested !== 'auto') {
     if ((AVAILABLE_TRANSPORTS as readonly string[]).includes(requested)) transport = requested as TransportKind;
-    else note = `transport "${requested}" is not available yet; playing over ${transport}`;
+    else note = `transport "${requested}" is not available; choosing one automatically`;
   }
   const out: WatchTarget = { stream, transport, requested, note };
   const target = Number(q.get('target') ?? NaN);
@@ -57,4 +58,20 @@ export function formatKbps(bps: number): string {
 /** Formats seconds as whole milliseconds, or a dash for null. */
 export function formatMs(seconds: number | null): string {
   return seconds === null || !Number.isFinite(seconds) ? '–' : `${Math.round(seconds * 1000)} ms`;
+}
+
+/**
+ * The stream a page is about, from /{page}/{stream} or, as a fallback
+ * (e.g. /assets/studio.html?stream=x), from ?stream=.
+ */
+export function pageStream(page: string, pathname: string, search: string, fallbackStream = 'demo'): string {
+  const m = new RegExp(`^/${page}/(.+?)/?$`).exec(pathname);
+  if (m && m[1]) {
+    try {
+      return decodeURIComponent(m[1]);
+    } catch {
+      return m[1];
+    }
+  }
+  return new URLSearchParams(search).get('stream') || fallbackStream;
 }

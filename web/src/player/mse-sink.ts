@@ -81,6 +81,9 @@ export class MseSink {
     if (!('MediaSource' in globalThis)) this.video.disableRemotePlayback = true; // required by ManagedMediaSource
     ms.addEventListener('sourceopen', this.onSourceOpen, { once: true });
     this.url = URL.createObjectURL(ms);
+    // A MediaStream (the WebRTC transport's) takes precedence over src:
+    // detach it, or the MediaSource would never open.
+    if (this.video.srcObject) this.video.srcObject = null;
     this.video.src = this.url;
   }
 

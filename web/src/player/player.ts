@@ -3,11 +3,15 @@
  * the network allows.
  *
  * Life cycle: new Player(video, {stream}) → play() → ... → stop(). play()
- * connects (WebSocket transport today), feeds the fMP4 it receives to MSE,
- * jumps to the live edge and keeps playback there (live-edge controller),
- * reconnects with backoff when the connection drops or the stream is not
- * live yet (keeping the same <video> and MediaSource when it can), and
- * reports its state, statistics, errors and cues as events:
+ * connects with the chosen transport (`auto`, the default: WebRTC, falling
+ * back to the WebSocket when WebRTC does not get a frame through; see
+ * auto.ts). Over the WebSocket it feeds the fMP4 it receives to MSE, jumps
+ * to the live edge and keeps playback there (live-edge controller); WebRTC
+ * (WHEP, a MediaStream as srcObject) and LL-HLS (hls.js) play into the
+ * <video> themselves (ElementTransport). It reconnects with backoff when the
+ * connection drops or the stream is not live yet (keeping the same <video>
+ * and MediaSource when it can), and reports its state, statistics, errors
+ * and cues as events:
  *
  *   'state'  PlayerState   idle → connecting → buffering → playing ⇄ stalled,
  *                          waiting (publisher gone), offline (not live, retrying),
@@ -16,6 +20,7 @@
  *   'error'  PlayerError   fatal: false for problems the player recovers from
  *   'cue'    Cue           when the frame with the cue's media time is shown
  */
+import { TransportSelector, type TransportChoice } from './auto.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { BitrateMeter } from './bitrate.js';
 import { ClockSync } from './clock-sync.js';
@@ -27,7 +32,12 @@ import type { InitMessage, TrackInfo } from './messages.js';
 import { mediaSourceCtor, MseSink } from './mse-sink.js';
 import { StallDetector } from './stall.js';
 import { chooseTimestampOffset, latencySeconds, WallClockMap, type FirstMedia, type Range } from './timeline.js';
-import type { CloseInfo, Transport, TransportKind, TransportListener } from './transport.js';
+import type { HlsConfig } from 'hls.js';
+import { hlsURL, HlsTransport } from './hls-transport.js';
+import { syncServerClock } from './server-clock.js';
+import type { CloseInfo, ElementTransport, ElementTransportListener, FrameMetadata, Transport, TransportKind, TransportListener } from './transport.js';
+import { WebRtcTransport } from './webrtc-transport.js';
+import { whepURL } from './whep.js';
 import { wsURL, WsTransport } from './ws-transport.js';
 
 export type PlayerState =
@@ -44,7 +54,7 @@ export type PlayerState =
   | 'error';
 
 export interface PlayerOptions {
-  /** Stream name, as in /ws/{stream}. */
+  /** Stream name, as in /ws/{stream}, /whep/{stream}, /hls/{stream}/index.m3u8. */
   stream: string;
   /** Server base URL (http(s) or ws(s)). Default: the page's origin. */
   baseURL?: string;
@@ -56,8 +66,30 @@ export interface PlayerOptions {
   targetLatency?: number;
   /** Further behind the live edge than this, seek, seconds. Default 1.5. */
   maxLag?: number;
-  /** Transport. Only 'ws' exists today; the others throw a TypeError. */
-  transport?: TransportKind;
+  /**
+   * Transport: 'webrtc' (WHEP), 'ws' (fMP4 over WebSocket), 'hls' (LL-HLS),
+   * or 'auto' (the default): WebRTC, falling back to 'ws' when WebRTC is
+   * missing, refused, fails ICE or shows no frame within fallbackTimeout.
+   */
+  transport?: TransportChoice;
+  /** In auto mode, fall back when WebRTC shows no frame this long after the WHEP answer, ms. Default 3500. */
+  fallbackTimeout?: number;
+  /** WebRTC settings. */
+  webrtc?: {
+    /** STUN/TURN servers. Default none. */
+    iceServers?: RTCIceServer[];
+    /** Longest wait for ICE gathering before offering, ms. Default 1000. */
+    gatherTimeoutMs?: number;
+    /** Offer a data channel for cues (`liveloop-cues`). Default false (the server sends none yet). */
+    cueChannel?: boolean;
+  };
+  /** LL-HLS settings. */
+  hls?: {
+    /** Use the browser's own HLS even where hls.js works. Default false. */
+    preferNative?: boolean;
+    /** hls.js settings over the player's (see hlsConfig in hls-transport.ts). */
+    config?: Partial<HlsConfig>;
+  };
   /** Seconds of media kept behind the playhead. Default 20. */
   backBuffer?: number;
   /** Fine tuning of the live-edge controller. */
@@ -89,11 +121,16 @@ export interface PlayerStats {
   playbackRate: number;
   droppedFrames: number;
   totalFrames: number;
+  /** The transport in use. */
   transport: TransportKind;
+  /** The transport asked for (options.transport). */
+  requestedTransport: TransportChoice;
+  /** Why auto mode fell back from WebRTC to the WebSocket (e.g. ice_failed, no_frame_in_3.5s), or null. */
+  fallbackReason: string | null;
   state: PlayerState;
   /** Reconnects since play(). */
   reconnects: number;
-  /** Round trip of the best clock sample, ms; null until known. */
+  /** Round trip, ms: WebRTC's ICE round trip, else that of the best clock sample; null until known. */
   rtt: number | null;
   /** video.currentTime, seconds. */
   currentTime: number;
@@ -122,7 +159,7 @@ const MAX_HELD = 32;
 const STATS_MS = 1000;
 
 type VideoWithRVFC = HTMLVideoElement & {
-  requestVideoFrameCallback?: (cb: (now: number, md: { mediaTime: number }) => void) => number;
+  requestVideoFrameCallback?: (cb: (now: number, md: FrameMetadata) => void) => number;
   cancelVideoFrameCallback?: (handle: number) => void;
 };
 
@@ -140,6 +177,13 @@ export class Player extends Emitter<PlayerEvents> {
   private readonly backoff: Backoff;
 
   private transport: Transport | undefined;
+  /** The transport when it plays into the video itself (webrtc, hls). */
+  private element: ElementTransport | undefined;
+  private readonly choice: TransportChoice;
+  private selector: TransportSelector | undefined;
+  /** A frame of the current element transport's connection was shown. */
+  private attemptShown = false;
+  private clockSyncStarted = false;
   private sink: MseSink | undefined;
   private generation = 0;
   private tracks = new Map<number, TrackInfo>();
@@ -155,7 +199,8 @@ export class Player extends Emitter<PlayerEvents> {
   private startupTime: number | null = null;
   private firstFrameAt: number | null = null;
   private reconnects = 0;
-  private lastFrame: { mediaTime: number; at: number } | undefined;
+  /** The newest frame presented: its media time, its time on the cue clock, when. */
+  private lastFrame: { mediaTime: number; cueTime: number | undefined; at: number } | undefined;
   private autoplayBlocked = false;
   private lastPlayAttempt = -Infinity;
 
@@ -170,9 +215,11 @@ export class Player extends Emitter<PlayerEvents> {
   constructor(video: HTMLVideoElement, opts: PlayerOptions) {
     super();
     if (!opts || typeof opts.stream !== 'string' || opts.stream === '') throw new TypeError('Player: options.stream is required');
-    if (opts.transport !== undefined && opts.transport !== 'ws') {
+    const choice = opts.transport ?? 'auto';
+    if (!['auto', 'ws', 'webrtc', 'hls'].includes(choice)) {
       throw new TypeError(`Player: transport ${String(opts.transport)} is not available`);
     }
+    this.choice = choice;
     this.video = video;
     this.options = { ...opts };
     this.live = new LiveEdgeController({
@@ -211,14 +258,14 @@ export class Player extends Emitter<PlayerEvents> {
     this.stall.reset();
     this.bitrate.reset();
     this.backoff.reset();
-    if (!mediaSourceCtor()) {
-      this.fail('unsupported', 'this browser has no Media Source Extensions');
-      return this.playPromise;
-    }
+    this.selector = new TransportSelector(
+      this.choice,
+      { webrtc: typeof globalThis.RTCPeerConnection === 'function', mse: mediaSourceCtor() !== undefined },
+      this.options.fallbackTimeout !== undefined ? { firstFrameTimeoutMs: this.options.fallbackTimeout } : {},
+    );
+    this.clockSyncStarted = false;
     this.addVideoListeners();
-    this.resetMedia();
-    this.setState('connecting');
-    this.connect();
+    if (!this.startTransport()) return this.playPromise;
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     this.statsTimer = setInterval(() => this.emit('stats', this.stats()), STATS_MS);
     this.requestFrame();
@@ -240,32 +287,88 @@ export class Player extends Emitter<PlayerEvents> {
     const now = performance.now();
     const q = typeof v.getVideoPlaybackQuality === 'function' ? v.getVideoPlaybackQuality() : undefined;
     const range = this.currentRange(this.sink?.buffered() ?? []);
+    const el = this.element;
     return {
       latency: this.latency(now),
       startupTime: this.startupTime,
       firstFrameAt: this.firstFrameAt,
       stalls: this.stall.stalls,
       stallTime: this.stall.stallTime(now),
-      bitrate: Math.round(this.bitrate.bitsPerSecond(now)),
+      bitrate: Math.round(el ? el.bitrate(now) : this.bitrate.bitsPerSecond(now)),
       width: v.videoWidth,
       height: v.videoHeight,
-      bufferedAhead: range ? Math.max(0, range[1] - v.currentTime) : 0,
+      bufferedAhead: el ? el.bufferedAhead() : range ? Math.max(0, range[1] - v.currentTime) : 0,
       playbackRate: v.playbackRate,
       droppedFrames: q?.droppedVideoFrames ?? 0,
       totalFrames: q?.totalVideoFrames ?? 0,
-      transport: 'ws',
+      transport: this.selector?.current ?? (this.choice === 'auto' ? 'webrtc' : this.choice),
+      requestedTransport: this.choice,
+      fallbackReason: this.selector?.fallbackReason ?? null,
       state: this._state,
       reconnects: this.reconnects,
-      rtt: this.clock.rtt ?? null,
+      rtt: this.element?.rtt() ?? this.clock.rtt ?? null,
       currentTime: v.currentTime,
     };
   }
 
   // --- connection ---------------------------------------------------------
 
+  private baseURL(): string {
+    return this.options.baseURL ?? (typeof location !== 'undefined' ? location.origin : 'http://localhost');
+  }
+
+  /**
+   * Sets the media up for the selector's transport (a MediaSource for ws;
+   * nothing for the others, which attach to the video themselves) and
+   * connects. False when it cannot (the player failed).
+   */
+  private startTransport(): boolean {
+    const kind = this.selector!.current;
+    if (kind === 'ws') {
+      if (!mediaSourceCtor()) {
+        this.fail('unsupported', 'this browser has no Media Source Extensions');
+        return false;
+      }
+      this.resetMedia();
+    } else {
+      this.sink?.destroy();
+      this.sink = undefined;
+      this.wall.clear();
+      this.cues.clear();
+      this.live.reset();
+      this.lastFrame = undefined;
+      if (!this.clockSyncStarted) {
+        // No ping/pong on these transports: ask the server's clock over HTTP.
+        this.clockSyncStarted = true;
+        void syncServerClock(httpBase(this.baseURL()), this.clock);
+      }
+    }
+    this.setState('connecting');
+    this.connect();
+    return true;
+  }
+
+  /** Auto mode gave up on WebRTC: go on over the WebSocket. */
+  private fallBack(): void {
+    this.generation++;
+    this.transport?.close();
+    this.transport = this.element = undefined;
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    const reason = this.selector!.fallbackReason ?? 'unknown';
+    this.emit('error', { code: 'fallback', message: `WebRTC did not work (${reason}); playing over ${this.selector!.current}`, fatal: false });
+    this.backoff.reset();
+    this.startTransport();
+  }
+
   private connect(): void {
     this.reconnectTimer = undefined;
     const gen = ++this.generation;
+    const kind = this.selector?.current ?? 'ws';
+    if (kind !== 'ws') {
+      this.connectElement(gen, kind);
+      return;
+    }
     this.newConnection = true;
     this.held = [];
     this.gotMedia = false;
@@ -283,6 +386,55 @@ export class Player extends Emitter<PlayerEvents> {
     };
     this.transport = new WsTransport({ url: wsURL(base, this.options.stream) }, listener);
     this.transport.connect();
+  }
+
+  private connectElement(gen: number, kind: 'webrtc' | 'hls'): void {
+    this.gotMedia = false;
+    this.attemptShown = false;
+    this.selector!.attempt();
+    const ok = () => gen === this.generation && this.running;
+    const listener: ElementTransportListener = {
+      onOpen: () => ok() && this.onElementOpen(),
+      onAnswered: () => ok() && this.selector!.answered(performance.now()),
+      onCue: (cue) => ok() && this.addCue(cue),
+      onWarning: (code, message) => ok() && this.emit('error', { code, message, fatal: false }),
+      onClose: (info) => ok() && this.onElementClose(info),
+    };
+    const base = this.baseURL();
+    const video = this.video;
+    const t: ElementTransport =
+      kind === 'webrtc'
+        ? new WebRtcTransport({ url: whepURL(base, this.options.stream), video, ...this.options.webrtc }, listener)
+        : new HlsTransport({ url: hlsURL(base, this.options.stream), video, ...this.options.hls }, listener);
+    this.transport = this.element = t;
+    t.connect();
+  }
+
+  private onElementOpen(): void {
+    this.gotMedia = true;
+    if (this.started) this.live.restartWindow(performance.now());
+    if (this._state === 'offline' || this._state === 'reconnecting' || this._state === 'ended' || this._state === 'connecting') {
+      this.setState(this.liveState());
+    }
+    this.ensurePlaying();
+  }
+
+  private onElementClose(info: CloseInfo & { fallback?: boolean }): void {
+    this.transport = this.element = undefined;
+    const err = info.serverError;
+    if (err?.code === 'ended') {
+      this.setState('ended');
+      this.scheduleReconnect();
+      return;
+    }
+    if (err) this.emit('error', { code: err.code, message: err.message, fatal: false });
+    if (this.selector!.failed(err?.code ?? 'closed', info.fallback ?? false)) {
+      this.fallBack();
+      return;
+    }
+    if (err?.code === 'not_found') this.setState('offline');
+    else if (this._state !== 'offline') this.setState('reconnecting');
+    this.scheduleReconnect();
   }
 
   private scheduleReconnect(): void {
@@ -518,7 +670,11 @@ export class Player extends Emitter<PlayerEvents> {
 
   private tick(): void {
     const sink = this.sink;
-    if (!this.running || !sink) return;
+    if (!this.running) return;
+    if (!sink) {
+      this.tickElement();
+      return;
+    }
     const v = this.video;
     const now = performance.now();
     const act = this.live.update({
@@ -542,6 +698,32 @@ export class Player extends Emitter<PlayerEvents> {
     if (this.gotMedia) this.ensurePlaying();
     sink.trim(v.currentTime);
     this.wall.prune(v.currentTime - 60);
+  }
+
+  /** tick() for transports that play into the video themselves. */
+  private tickElement(): void {
+    const v = this.video;
+    const now = performance.now();
+    if (this.selector!.check(now)) {
+      this.fallBack();
+      return;
+    }
+    if (!this.frameCallbacksWork() && this.element && v.readyState >= 2 && !v.paused && v.currentTime > 0) {
+      this.onElementFrame();
+      if (!this.started) this.onFirstFrame(now);
+    }
+    const active = this.started && !v.paused && !v.seeking && this.element !== undefined && this._state !== 'ended';
+    if (this.stall.update(now, v.currentTime, active)) this.onStallChange();
+    if (this.started && !this.frameCallbacksWork()) this.fireCues(this.element?.kind === 'hls' ? v.currentTime : Infinity);
+    if (this.gotMedia) this.ensurePlaying();
+  }
+
+  /** A frame of the current element transport's connection was shown. */
+  private onElementFrame(): void {
+    if (this.attemptShown) return;
+    this.attemptShown = true;
+    this.selector!.frameShown();
+    this.backoff.reset();
   }
 
   private onStallChange(): void {
@@ -576,9 +758,13 @@ export class Player extends Emitter<PlayerEvents> {
     this.rvfcHandle = v.requestVideoFrameCallback((_now, md) => {
       if (!this.running) return;
       const at = performance.now();
-      this.lastFrame = { mediaTime: md.mediaTime, at };
+      const el = this.element;
+      const cueTime = el ? el.frameTime(md) : md.mediaTime;
+      this.lastFrame = { mediaTime: md.mediaTime, cueTime, at };
+      if (el) this.onElementFrame();
       if (!this.started && !v.seeking) this.onFirstFrame(at);
-      if (this.started) this.fireCues(md.mediaTime);
+      // A WebRTC frame without an RTP timestamp cannot place cues: they fire at once.
+      if (this.started) this.fireCues(cueTime ?? Infinity);
       this.requestFrame();
     });
   }
@@ -586,6 +772,11 @@ export class Player extends Emitter<PlayerEvents> {
   private latency(now: number): number | null {
     if (!this.started) return null;
     const t = this.frameCallbacksWork() ? this.lastFrame!.mediaTime : this.video.currentTime;
+    if (this.element) {
+      const ingested = this.element.ingestWallClock(t);
+      const serverNow = this.clock.serverNow(now);
+      return ingested === undefined || serverNow === undefined ? null : (serverNow - ingested) / 1000;
+    }
     return latencySeconds(this.wall, t, this.clock.serverNow(now)) ?? null;
   }
 
@@ -648,10 +839,16 @@ export class Player extends Emitter<PlayerEvents> {
     if (this.rvfcHandle !== undefined) v.cancelVideoFrameCallback?.(this.rvfcHandle);
     this.rvfcHandle = undefined;
     this.transport?.close();
-    this.transport = undefined;
+    this.transport = this.element = undefined;
     this.sink?.destroy();
     this.sink = undefined;
+    if (this.video.srcObject) this.video.srcObject = null;
     this.removeVideoListeners();
     this.video.playbackRate = 1;
   }
+}
+
+/** An http(s) URL for a base URL that may be ws(s). */
+function httpBase(base: string): string {
+  return base.replace(/^ws(s?):/i, 'http$1:');
 }

@@ -4,9 +4,12 @@
  * reconnecting, the media pipeline and the clock estimate; a transport only
  * speaks its wire protocol and reports what arrives through its listener.
  *
- * Today the only transport is `ws` (fMP4 over WebSocket, played by MSE).
- * WebRTC and LL-HLS transports will report media differently (a MediaStream,
- * a playlist) and extend TransportListener accordingly.
+ * `ws` (fMP4 over WebSocket, played by the player's own MSE pipeline)
+ * reports what arrives through a TransportListener. `webrtc` (WHEP, a
+ * MediaStream as the video's srcObject) and `hls` (LL-HLS with hls.js, or
+ * the browser's own HLS) play into the <video> themselves: they are
+ * ElementTransports, which report through an ElementTransportListener and
+ * answer the player's questions about what is on screen.
  */
 import type { Cue } from './cues.js';
 import type { InitMessage } from './messages.js';
@@ -50,4 +53,56 @@ export interface Transport {
   connect(): void;
   /** Closes the connection; onClose follows. */
   close(): void;
+}
+
+/**
+ * What a transport that plays into the <video> itself reports. Times are
+ * the client's monotonic clock, ms.
+ */
+export interface ElementTransportListener {
+  /** Media is flowing to the video element (WebRTC: the peer connected; HLS: the playlist loaded). */
+  onOpen(): void;
+  /** The server accepted the session (WHEP answered; the playlist exists): the no-frame clock of auto mode starts. */
+  onAnswered(): void;
+  /** A cue, its mediaTime on the transport's frame clock (see ElementTransport.frameTime). */
+  onCue(cue: Cue): void;
+  /** A problem the transport recovers from by itself. */
+  onWarning(code: string, message: string): void;
+  /**
+   * The session is over (called once, also after close()). serverError.code
+   * not_found means the stream is not live; `fallback` whether another
+   * transport may do better.
+   */
+  onClose(info: CloseInfo & { fallback?: boolean }): void;
+}
+
+/** The requestVideoFrameCallback metadata a transport may use. */
+export interface FrameMetadata {
+  mediaTime: number;
+  /** WebRTC: the frame's RTP timestamp. */
+  rtpTimestamp?: number;
+  /** WebRTC: capture time of the frame, performance.now() clock. */
+  captureTime?: number;
+  /** WebRTC: when the frame's last packet arrived, performance.now() clock. */
+  receiveTime?: number;
+}
+
+/** A transport that plays into the <video> itself. */
+export interface ElementTransport extends Transport {
+  /**
+   * The time of a frame on the clock cues are stamped on (HLS: the media
+   * time; WebRTC: its RTP timestamp, unwrapped, in seconds).
+   */
+  frameTime(md: FrameMetadata): number | undefined;
+  /**
+   * The ingest wall clock (ms since the epoch, server clock) of the frame
+   * on screen; mediaTime is that frame's (or video.currentTime).
+   */
+  ingestWallClock(mediaTime: number): number | undefined;
+  /** Received bits per second, at client time now (ms). */
+  bitrate(now: number): number;
+  /** Round trip to the server, ms, if the transport knows it. */
+  rtt(): number | undefined;
+  /** Buffered media ahead of the playhead, seconds. */
+  bufferedAhead(): number;
 }
