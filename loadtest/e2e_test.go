@@ -20,10 +20,7 @@ func TestRunAgainstServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for several seconds")
 	}
-	cfg := config.Default()
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.RTMPAddr = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
+	cfg := config.Ephemeral(t.TempDir())
 	srv, err := server.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -105,5 +102,130 @@ func checkNoLoadtestGoroutines(t *testing.T) {
 		}
 		runtime.Gosched()
 		time.Sleep(10 * time.Millisecond) // polling interval of a condition wait
+	}
+}
+
+// startServer runs a real server on port 0 in this process until the test
+// ends.
+func startServer(t *testing.T, adminKey string) *server.Server {
+	t.Helper()
+	cfg := config.Default()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.RTMPAddr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.AdminKey = adminKey
+	srv, err := server.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(sctx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("server Run: %v", err)
+		}
+		checkNoLoadtestGoroutines(t)
+	})
+	return srv
+}
+
+// TestRunHLS runs five LL-HLS viewers for about four seconds against a real
+// server in this process.
+func TestRunHLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for several seconds")
+	}
+	srv := startServer(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := loadtest.Run(ctx, loadtest.Config{
+		Mode:     loadtest.ModeHLS,
+		HTTPAddr: srv.HTTPAddr().String(), RTMPAddr: srv.RTMPAddr().String(),
+		ServerPID: os.Getpid(),
+		Viewers:   []int{5},
+		Warmup:    500 * time.Millisecond,
+		Duration:  3 * time.Second,
+		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := rep.Points[0]
+	var sb strings.Builder
+	rep.WriteTable(&sb)
+	t.Log("\n" + sb.String())
+	if p.Connected != 5 || p.Failed != 0 || p.Startup.N != 5 {
+		t.Errorf("connected %d, failed %d (%v), startups %d", p.Connected, p.Failed, p.Errors, p.Startup.N)
+	}
+	if p.Latency.P50 <= 0 || p.Latency.N != p.FramesReceived || p.FramesReceived < 5*60 {
+		t.Errorf("latency %+v for %d frames", p.Latency, p.FramesReceived)
+	}
+	h := p.HLS
+	if h == nil {
+		t.Fatal("no HLS figures")
+	}
+	if bad := h.Status400 + h.Status404 + h.Status503 + h.StatusOther + h.TransportErrors; bad != 0 || h.Resyncs != 0 {
+		t.Errorf("%d failed requests, %d resyncs: %+v", bad, h.Resyncs, h)
+	}
+	// Two requests per part (the part and its blocking reload), parts of
+	// about 200 ms.
+	if h.PartRequests < 5*10 || h.PlaylistRequests < 5*10 || h.RequestsPerSecond <= 0 {
+		t.Errorf("requests: %+v", h)
+	}
+	if p.Unstamped != 0 || p.Reorders != 0 {
+		t.Errorf("unstamped %d, reorders %d", p.Unstamped, p.Reorders)
+	}
+}
+
+// TestRunRoom runs twenty viewer-channel clients that vote, chat and react,
+// and a host, against a real server in this process.
+func TestRunRoom(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for several seconds")
+	}
+	srv := startServer(t, "test-admin-key")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := loadtest.Run(ctx, loadtest.Config{
+		Mode:      loadtest.ModeRoom,
+		HTTPAddr:  srv.HTTPAddr().String(),
+		AdminKey:  "test-admin-key",
+		ServerPID: os.Getpid(),
+		Viewers:   []int{20},
+		VoteRate:  100, ChatRate: 5, ReactRate: 10,
+		MarkInterval: 200 * time.Millisecond,
+		Warmup:       500 * time.Millisecond,
+		Duration:     3 * time.Second,
+		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := rep.Points[0]
+	var sb strings.Builder
+	rep.WriteTable(&sb)
+	t.Log("\n" + sb.String())
+	if p.Connected != 20 || p.Failed != 0 {
+		t.Errorf("connected %d, failed %d (%v)", p.Connected, p.Failed, p.Errors)
+	}
+	f := p.Room
+	if f == nil {
+		t.Fatal("no room figures")
+	}
+	// 3 s at 100 votes/s, 5 chats/s; the window's edges cut a few.
+	if f.Accepted["vote"] < 200 || f.VoteAck.N != f.Accepted["vote"] || f.VoteAck.P50 <= 0 {
+		t.Errorf("votes: sent %d, accepted %d, ack %+v", f.Sent["vote"], f.Accepted["vote"], f.VoteAck)
+	}
+	if f.Accepted["chat"] < 8 || f.Accepted["react"] < 15 || len(f.Refused) != 0 || f.Unmatched != 0 {
+		t.Errorf("accepted %v of %v, refused %v, unmatched %d", f.Accepted, f.Sent, f.Refused, f.Unmatched)
+	}
+	// Every client gets the host's markers and everyone's chat.
+	if f.Markers < 10 || f.MarkerDeliveries < 20*(f.Markers-2) || f.Fanout.P50 <= 0 {
+		t.Errorf("markers %d, deliveries %d, fan-out %+v", f.Markers, f.MarkerDeliveries, f.Fanout)
+	}
+	if f.ChatDeliveriesPerSecond < 20*5 {
+		t.Errorf("chat deliveries %v/s", f.ChatDeliveriesPerSecond)
 	}
 }

@@ -1,13 +1,23 @@
 // Package loadtest measures a Liveloop server under a live audience: one
 // RTMP publisher that loops a clip in real time and stamps every video frame
 // with its send time (an H.264 SEI that passes through the server untouched),
-// and N WebSocket viewers that read the fMP4 stream and time each frame's
-// delivery. Around a measured window it reads the server's CPU time and
-// memory from /proc, so the figures are the server's, with the tool's own CPU
-// reported beside them. cmd/liveloop-load is its command line.
+// and N clients of one mode:
+//
+//   - ws: WebSocket viewers that read the fMP4 stream and time each frame's
+//     delivery (viewer.go);
+//   - hls: LL-HLS viewers that follow the preload hints with blocking
+//     playlist reloads, as hls.js does in low-latency mode, and time each
+//     frame's delivery the same way (hlsviewer.go);
+//   - room: viewer-channel clients of the stream's room that vote, chat and
+//     react at given rates while a host runs a poll and stamps chat
+//     messages with their send time (room.go); no video is published.
+//
+// Around a measured window it reads the server's CPU time and memory from
+// /proc, so the figures are the server's, with the tool's own CPU reported
+// beside them. cmd/liveloop-load is its command line.
 //
 // Life cycle: Run publishes, then for each audience size in turn ramps the
-// viewers up, warms up, measures, and disconnects them; it returns when every
+// clients up, warms up, measures, and disconnects them; it returns when every
 // point is done or its context ends, after stopping every goroutine it
 // started.
 package loadtest
@@ -18,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"regexp"
 	"slices"
 	"sort"
 	"sync"
@@ -55,11 +66,33 @@ type Config struct {
 	// ConnectTimeout bounds each viewer's dial and the wait for every
 	// viewer's first keyframe after the ramp. Default 10 s.
 	ConnectTimeout time.Duration
+	// Mode is the kind of client: ModeWS (the default), ModeHLS or
+	// ModeRoom.
+	Mode string
+	// The room mode's command rates, per second across all clients: votes
+	// on the host's poll (changeable, so a viewer may vote again), chat
+	// messages and reactions. Each connection may send 20 commands a
+	// second and 1 chat message a second (the server's defaults), so the
+	// rates should leave room for that per client.
+	VoteRate, ChatRate, ReactRate float64
+	// MarkInterval spaces the host's marker chat messages, whose fan-out
+	// to every client is timed (room mode). Default 500 ms.
+	MarkInterval time.Duration
+	// AdminKey is the server's --admin-key, which issues the host's token
+	// (room mode; required there).
+	AdminKey string
 	// Logger reports progress; default: discard.
 	Logger *slog.Logger
 	// Now is the clock of stamps and receive times. Default time.Now.
 	Now func() time.Time
 }
+
+// Modes of Config.Mode.
+const (
+	ModeWS   = "ws"
+	ModeHLS  = "hls"
+	ModeRoom = "room"
+)
 
 // Limits that keep a run bounded.
 const (
@@ -93,9 +126,38 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Mode == "" {
+		cfg.Mode = ModeWS
+	}
+	if cfg.MarkInterval == 0 {
+		cfg.MarkInterval = 500 * time.Millisecond
+	}
 	var errs []error
-	if cfg.HTTPAddr == "" || cfg.RTMPAddr == "" {
-		errs = append(errs, errors.New("server HTTP and RTMP addresses are required"))
+	switch cfg.Mode {
+	case ModeWS, ModeHLS:
+		if cfg.HTTPAddr == "" || cfg.RTMPAddr == "" {
+			errs = append(errs, errors.New("server HTTP and RTMP addresses are required"))
+		}
+	case ModeRoom:
+		if cfg.HTTPAddr == "" {
+			errs = append(errs, errors.New("the server's HTTP address is required"))
+		}
+		if cfg.AdminKey == "" {
+			errs = append(errs, errors.New("room mode needs the server's admin key (for the host)"))
+		}
+		for _, r := range []struct {
+			name string
+			v    float64
+		}{{"vote rate", cfg.VoteRate}, {"chat rate", cfg.ChatRate}, {"react rate", cfg.ReactRate}} {
+			if r.v < 0 || r.v > 1e6 || math.IsNaN(r.v) {
+				errs = append(errs, fmt.Errorf("%s %v: want 0 to 1e6 per second", r.name, r.v))
+			}
+		}
+		if cfg.MarkInterval < 10*time.Millisecond || cfg.MarkInterval > time.Minute {
+			errs = append(errs, fmt.Errorf("mark interval %v: want 10ms to 1m", cfg.MarkInterval))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("mode %q: want %s, %s or %s", cfg.Mode, ModeWS, ModeHLS, ModeRoom))
 	}
 	if len(cfg.Viewers) == 0 {
 		errs = append(errs, errors.New("no viewer counts"))
@@ -119,7 +181,7 @@ func (c *Config) withDefaults() (Config, error) {
 	if err := errors.Join(errs...); err != nil {
 		return cfg, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	if cfg.Clip == nil {
+	if cfg.Clip == nil && cfg.Mode != ModeRoom {
 		clip, err := demo.Builtin()
 		if err != nil {
 			return cfg, err
@@ -184,6 +246,8 @@ type Point struct {
 	// cpu / (viewers * wall).
 	ServerCPUPerViewerMS float64 `json:"serverCpuPerViewerSecondMs"`
 	ServerCPUPercent     float64 `json:"serverCpuPercent"` // of one core
+	// ServerCPUPer1000 is ServerCPUPercent per 1,000 clients.
+	ServerCPUPer1000 float64 `json:"serverCpuPercentPer1000"`
 	// The tool's own CPU over the window (publisher and viewers).
 	ClientCPUSeconds float64 `json:"clientCpuSeconds"`
 	ClientCPUPercent float64 `json:"clientCpuPercent"`
@@ -229,6 +293,10 @@ type Point struct {
 	DeliveredMbpsPerViewer float64 `json:"deliveredMbpsPerViewer"`
 	DeliveredMbpsTotal     float64 `json:"deliveredMbpsTotal"`
 	PublishMbps            float64 `json:"publishMbps"`
+
+	// HLS and Room hold the figures of those modes.
+	HLS  *HLSFigures  `json:"hls,omitempty"`
+	Room *RoomFigures `json:"room,omitempty"`
 }
 
 // Report is the result of Run.
@@ -239,6 +307,7 @@ type Report struct {
 	ServerPID int     `json:"serverPid"`
 	ClipMs    uint32  `json:"clipPeriodMs"`
 	Bitrate   string  `json:"clipBitrate,omitempty"`
+	Mode      string  `json:"mode"`
 	Points    []Point `json:"points"`
 }
 
@@ -250,38 +319,40 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		return nil, err
 	}
 	log := cfg.Logger
-	rep := &Report{Stream: cfg.Stream, HTTPAddr: cfg.HTTPAddr, RTMPAddr: cfg.RTMPAddr, ServerPID: cfg.ServerPID, ClipMs: cfg.Clip.Period, Bitrate: cfg.Bitrate}
-	pub, err := NewPublisher("rtmp://"+cfg.RTMPAddr+"/live/"+cfg.Stream, cfg.Clip, cfg.Now)
-	if err != nil {
-		return nil, err
-	}
+	rep := &Report{Stream: cfg.Stream, HTTPAddr: cfg.HTTPAddr, RTMPAddr: cfg.RTMPAddr, ServerPID: cfg.ServerPID, Bitrate: cfg.Bitrate, Mode: cfg.Mode}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	pubErr := make(chan error, 1)
-	wg.Go(func() {
-		err := pub.Run(ctx)
-		if err == nil && ctx.Err() == nil {
-			err = errors.New("loadtest: publisher stopped")
-		}
-		pubErr <- err
-		cancel() // without the publisher there is nothing to measure
-	})
 	defer wg.Wait()
 	defer cancel()
-
-	select {
-	case <-pub.Started():
-	case err := <-pubErr:
-		return rep, fmt.Errorf("loadtest: publish: %w", err)
-	case <-ctx.Done():
-		return rep, ctx.Err()
-	}
-	log.Info("publishing", "url", "rtmp://"+cfg.RTMPAddr+"/live/"+cfg.Stream)
-	// Let the stream fill the GOP cache (and the ring, with Settle) before
-	// the first memory baseline.
-	if err := sleep(ctx, max(cfg.Settle, time.Duration(cfg.Clip.Period)*time.Millisecond/4, time.Second)); err != nil {
-		return rep, publisherErr(pubErr, err)
+	pubErr := make(chan error, 1)
+	var pub *Publisher
+	if cfg.Mode != ModeRoom {
+		rep.ClipMs = cfg.Clip.Period
+		if pub, err = NewPublisher("rtmp://"+cfg.RTMPAddr+"/live/"+cfg.Stream, cfg.Clip, cfg.Now); err != nil {
+			return nil, err
+		}
+		wg.Go(func() {
+			err := pub.Run(ctx)
+			if err == nil && ctx.Err() == nil {
+				err = errors.New("loadtest: publisher stopped")
+			}
+			pubErr <- err
+			cancel() // without the publisher there is nothing to measure
+		})
+		select {
+		case <-pub.Started():
+		case err := <-pubErr:
+			return rep, fmt.Errorf("loadtest: publish: %w", err)
+		case <-ctx.Done():
+			return rep, ctx.Err()
+		}
+		log.Info("publishing", "url", "rtmp://"+cfg.RTMPAddr+"/live/"+cfg.Stream)
+		// Let the stream fill the GOP cache (and the ring, with Settle)
+		// before the first memory baseline.
+		if err := sleep(ctx, max(cfg.Settle, time.Duration(cfg.Clip.Period)*time.Millisecond/4, time.Second)); err != nil {
+			return rep, publisherErr(pubErr, err)
+		}
 	}
 	for _, n := range cfg.Viewers {
 		p, err := runPoint(ctx, &cfg, pub, n)
@@ -331,7 +402,10 @@ type procSample struct {
 }
 
 func takeSample(cfg *Config, pub *Publisher) (procSample, error) {
-	s := procSample{wall: cfg.Now(), pubSent: pub.Sent(), pubBytes: pub.Bytes()}
+	s := procSample{wall: cfg.Now()}
+	if pub != nil {
+		s.pubSent, s.pubBytes = pub.Sent(), pub.Bytes()
+	}
 	if cfg.ServerPID != 0 {
 		st, err := Proc{PID: cfg.ServerPID}.Stat()
 		if err != nil {
@@ -371,12 +445,14 @@ func median(xs []int64) int64 {
 // runPoint measures one audience size: baseline, ramp, warm-up, window,
 // disconnect.
 func runPoint(ctx context.Context, cfg *Config, pub *Publisher, n int) (*Point, error) {
-	log := cfg.Logger.With("viewers", n)
+	log := cfg.Logger.With("viewers", n, "mode", cfg.Mode)
 	p := &Point{Viewers: n}
+	aud := newAudience(cfg, n)
+	defer aud.close()
 
-	// Memory baseline: the publisher is streaming, no viewer is connected.
-	if err := waitViewersGone(ctx, cfg, 15*time.Second); err != nil {
-		log.Warn("viewers of the previous point still connected", "err", err)
+	// Memory baseline: the publisher is streaming, no client is connected.
+	if err := aud.gone(ctx, 15*time.Second); err != nil {
+		log.Warn("clients of the previous point still connected", "err", err)
 	}
 	var base []int64
 	for i := range 3 {
@@ -391,14 +467,13 @@ func runPoint(ctx context.Context, cfg *Config, pub *Publisher, n int) (*Point, 
 	m0, merr := ScrapeMetrics(ctx, cfg.HTTPAddr)
 	p.HeapBaselineBytes = m0.HeapInuse + m0.StackInuse
 
-	// Ramp up. Each viewer's goroutine is owned by this function: vctx
+	// Ramp up. Each client's goroutine is owned by this function: vctx
 	// ends them and vwg waits for them.
 	vctx, vcancel := context.WithCancel(ctx)
 	var vwg sync.WaitGroup
 	defer vwg.Wait()
 	defer vcancel()
-	url := "ws://" + cfg.HTTPAddr + "/ws/" + cfg.Stream
-	viewers := make([]*viewer, 0, n)
+	members := make([]*member, 0, n)
 	log.Info("ramping up", "rate", cfg.Ramp)
 	t0 := time.Now()
 	for i := range n {
@@ -408,21 +483,21 @@ func runPoint(ctx context.Context, cfg *Config, pub *Publisher, n int) (*Point, 
 				return nil, err
 			}
 		}
-		v := newViewer(url, cfg.Now)
-		viewers = append(viewers, v)
-		vwg.Go(func() { v.run(vctx, cfg.ConnectTimeout) })
+		m, run := aud.add(i)
+		members = append(members, m)
+		vwg.Go(func() { run(vctx) })
 	}
-	// Wait for every viewer's first keyframe (or its failure), then take
-	// whatever has arrived when the deadline passes.
+	// Wait for every client's start (or its failure), then take whatever
+	// has arrived when the deadline passes.
 	deadline := time.NewTimer(cfg.ConnectTimeout)
 	defer deadline.Stop()
 	startups := make([]time.Duration, 0, n)
 	expired := false
-	for _, v := range viewers {
+	for _, m := range members {
 		if !expired {
 			select {
-			case <-v.started:
-			case <-v.exited:
+			case <-m.started:
+			case <-m.exited:
 			case <-deadline.C:
 				expired = true
 			case <-ctx.Done():
@@ -430,18 +505,21 @@ func runPoint(ctx context.Context, cfg *Config, pub *Publisher, n int) (*Point, 
 			}
 		}
 		select {
-		case <-v.started:
-			startups = append(startups, v.startup)
+		case <-m.started:
+			startups = append(startups, m.startup)
 		default:
 		}
 	}
 	p.Connected = len(startups)
 	p.Startup = exactQuantiles(startups)
-	log.Info("viewers connected", "connected", p.Connected, "of", n, "startup_p50_ms", p.Startup.P50)
+	log.Info("clients started", "connected", p.Connected, "of", n, "startup_p50_ms", p.Startup.P50)
 	if p.Connected == 0 {
 		vcancel()
 		vwg.Wait()
-		return nil, fmt.Errorf("loadtest: no viewer started: %v", firstErrs(viewers, 1))
+		return nil, fmt.Errorf("loadtest: no client started: %v", firstErrs(members, 1))
+	}
+	if err := aud.begin(vctx, &vwg); err != nil {
+		return nil, err
 	}
 
 	if err := sleep(ctx, cfg.Warmup); err != nil {
@@ -449,9 +527,7 @@ func runPoint(ctx context.Context, cfg *Config, pub *Publisher, n int) (*Point, 
 	}
 
 	// The measured window.
-	for _, v := range viewers {
-		v.reset()
-	}
+	aud.reset()
 	s0, err := takeSample(cfg, pub)
 	if err != nil {
 		return nil, err
@@ -478,35 +554,32 @@ func runPoint(ctx context.Context, cfg *Config, pub *Publisher, n int) (*Point, 
 	if err != nil {
 		return nil, err
 	}
-	var total viewerStats
-	var lat Histogram
-	for _, v := range viewers {
-		v.snapshot(&total, &lat)
-	}
+	wall := s1.wall.Sub(s0.wall).Seconds()
+	p.WallSeconds = wall
+	aud.collect(p, wall)
 	if r := cfg.rss(); r > 0 {
 		during = append(during, r)
 	}
 	m1, merr1 := ScrapeMetrics(ctx, cfg.HTTPAddr)
 
-	// Disconnect and account for viewers that failed along the way.
+	// Disconnect and account for clients that failed along the way.
 	vcancel()
 	vwg.Wait()
-	p.Errors = firstErrs(viewers, 5)
-	for _, v := range viewers {
-		if v.err != nil {
+	p.Errors = firstErrs(members, 5)
+	for _, m := range members {
+		if m.err != nil {
 			p.Failed++
 		}
 	}
 	p.Failed = max(p.Failed, n-p.Connected)
 
-	wall := s1.wall.Sub(s0.wall).Seconds()
-	p.WallSeconds = wall
 	if cfg.ServerPID != 0 {
 		cpu := (s1.serverCPU - s0.serverCPU).Seconds()
 		p.ServerCPUSeconds = cpu
 		p.ServerSysSeconds = (s1.serverSys - s0.serverSys).Seconds()
 		p.ServerCPUPerViewerMS = cpu * 1000 / (float64(n) * wall)
 		p.ServerCPUPercent = cpu / wall * 100
+		p.ServerCPUPer1000 = p.ServerCPUPercent * 1000 / float64(n)
 		p.RSSDuringBytes = median(during)
 		p.RSSPeakBytes = slices.Max(append(during, p.RSSBaselineBytes))
 		p.MemPerViewerKB = float64(p.RSSDuringBytes-p.RSSBaselineBytes) / float64(n) / 1024
@@ -524,28 +597,26 @@ func runPoint(ctx context.Context, cfg *Config, pub *Publisher, n int) (*Point, 
 		p.ServerSkips = m1.Skips - m0.Skips
 		p.ServerGoroutines = m1.Goroutines
 	}
-	p.Latency = histQuantiles(&lat)
 	p.FramesSent = uint64(s1.pubSent - s0.pubSent)
-	p.FramesReceived = total.frames
-	p.FramesMissing = total.missing
-	p.FramesExpected = total.frames + total.missing
-	if p.FramesExpected > 0 {
-		p.Loss = float64(total.missing) / float64(p.FramesExpected)
-	}
-	p.Gaps = total.gaps
-	p.Reorders = total.reorders
-	p.Unstamped = total.unstamp
-	p.Messages = total.messages
-	p.DeliveredMbpsTotal = float64(total.bytes) * 8 / wall / 1e6
-	p.DeliveredMbpsPerViewer = p.DeliveredMbpsTotal / float64(p.Connected)
 	p.PublishMbps = float64(s1.pubBytes-s0.pubBytes) * 8 / wall / 1e6
 	log.Info("measured", "latency_p99_ms", p.Latency.P99, "cpu_per_viewer_s_ms", p.ServerCPUPerViewerMS, "loss", p.Loss)
 	return p, nil
 }
 
-// waitViewersGone waits until the server reports no WebSocket viewer (the
-// previous point's have left), or timeout.
-func waitViewersGone(ctx context.Context, cfg *Config, timeout time.Duration) error {
+// newAudience makes the clients of cfg.Mode for one point of n.
+func newAudience(cfg *Config, n int) audience {
+	switch cfg.Mode {
+	case ModeHLS:
+		return newHLSAudience(cfg, n)
+	case ModeRoom:
+		return newRoomAudience(cfg, n)
+	}
+	return &wsAudience{cfg: cfg, viewers: make([]*viewer, 0, n)}
+}
+
+// waitMetric waits until the server's /metrics reads zero for the gauge
+// that get picks (the previous point's clients have left), or timeout.
+func waitMetric(ctx context.Context, cfg *Config, timeout time.Duration, what string, get func(Metrics) float64) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -555,23 +626,27 @@ func waitViewersGone(ctx context.Context, cfg *Config, timeout time.Duration) er
 		if err != nil {
 			return err
 		}
-		if m.WSViewers == 0 {
+		v := get(m)
+		if v == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%v viewers still connected: %w", m.WSViewers, ctx.Err())
+			return fmt.Errorf("%v %s: %w", v, what, ctx.Err())
 		case <-tick.C:
 		}
 	}
 }
 
-// firstErrs returns up to k distinct viewer errors, most frequent first.
-func firstErrs(vs []*viewer, k int) []string {
+var addrRE = regexp.MustCompile(`\d+\.\d+\.\d+\.\d+:\d+|\[[0-9a-f:]+\]:\d+`)
+
+// firstErrs returns up to k distinct client errors, most frequent first.
+func firstErrs(ms []*member, k int) []string {
 	count := map[string]int{}
-	for _, v := range vs {
-		if v.err != nil {
-			count[v.err.Error()]++
+	for _, m := range ms {
+		if m.err != nil {
+			// Socket addresses differ from client to client.
+			count[addrRE.ReplaceAllString(m.err.Error(), "ADDR")]++
 		}
 	}
 	out := make([]string, 0, len(count))

@@ -63,9 +63,9 @@ func freePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// StartServer starts bin serve on free loopback ports and waits until it is
-// ready or timeout passes.
-func StartServer(ctx context.Context, bin string, timeout time.Duration) (*ServerProcess, error) {
+// StartServer starts bin serve on free loopback ports, with extra flags
+// after the tool's own, and waits until it is ready or timeout passes.
+func StartServer(ctx context.Context, bin string, timeout time.Duration, extra ...string) (*ServerProcess, error) {
 	dir, err := os.MkdirTemp("", "liveloop-load-")
 	if err != nil {
 		return nil, err
@@ -88,9 +88,10 @@ func StartServer(ctx context.Context, bin string, timeout time.Duration) (*Serve
 	if s.log, err = os.Create(filepath.Join(dir, "server.log")); err != nil {
 		return fail(err)
 	}
-	cmd := exec.Command(bin, "serve",
-		"--http", s.HTTPAddr, "--rtmp", s.RTMPAddr,
-		"--data-dir", filepath.Join(dir, "data"), "--log-level", "warn")
+	args := append([]string{"serve",
+		"--http", s.HTTPAddr, "--rtmp", s.RTMPAddr, "--webrtc-udp", "127.0.0.1:0",
+		"--data-dir", filepath.Join(dir, "data"), "--log-level", "warn"}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout = s.log
 	cmd.Stderr = s.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -192,6 +193,8 @@ type Metrics struct {
 	Skips      float64 // liveloop_subscriber_skips_total
 	WSViewers  float64 // liveloop_ws_viewers
 	Goroutines float64 // go_goroutines
+	HLSBlocked float64 // liveloop_hls_blocked_requests
+	HLSBytes   float64 // liveloop_hls_bytes_sent_total
 }
 
 // ScrapeMetrics reads the server's Prometheus text exposition.
@@ -227,6 +230,8 @@ func ParseMetrics(b []byte) Metrics {
 		"liveloop_subscriber_skips_total": &m.Skips,
 		"liveloop_ws_viewers":             &m.WSViewers,
 		"go_goroutines":                   &m.Goroutines,
+		"liveloop_hls_blocked_requests":   &m.HLSBlocked,
+		"liveloop_hls_bytes_sent_total":   &m.HLSBytes,
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {

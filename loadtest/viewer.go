@@ -19,11 +19,9 @@ type viewer struct {
 	url string
 	now func() time.Time
 
-	// Set by run before started is closed or run returns; read after.
-	startup time.Duration // dial start to the first media with a keyframe
-	err     error
-	started chan struct{} // closed at the first keyframe
-	exited  chan struct{} // closed when run returns
+	// startup: dial start to the first media with a keyframe; started
+	// closes then.
+	member
 
 	mu sync.Mutex
 	st viewerStats
@@ -42,7 +40,7 @@ type viewerStats struct {
 }
 
 func newViewer(url string, now func() time.Time) *viewer {
-	return &viewer{url: url, now: now, started: make(chan struct{}), exited: make(chan struct{})}
+	return &viewer{url: url, now: now, member: newMember()}
 }
 
 // reset forgets the counters: the measured window starts.

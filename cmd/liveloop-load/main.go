@@ -1,10 +1,17 @@
 // Command liveloop-load measures a Liveloop server with one RTMP publisher
-// and N WebSocket viewers: server CPU per viewer-second, memory per viewer,
-// frame delivery latency, startup time and loss. By default it starts the
-// server itself (--server-bin) on free loopback ports; with --http, --rtmp
-// and --server-pid it measures a running one.
+// and N viewers, WebSocket (--mode ws, the default) or LL-HLS (--mode hls):
+// server CPU per viewer-second, memory per viewer, frame delivery latency,
+// startup time and loss, and for LL-HLS requests per second. --mode room
+// runs N viewer-channel clients of the stream's room instead, voting,
+// chatting and reacting at given rates while a host runs a poll: event
+// fan-out latency, votes accepted per second, chat deliveries per second.
+// By default it starts the server itself (--server-bin) on free loopback
+// ports, with a fresh admin key; with --http, --rtmp and --server-pid it
+// measures a running one (--admin-key for the room mode).
 //
 //	liveloop-load --viewers 1,100,500 --duration 20s
+//	liveloop-load --mode hls --viewers 100,1000,5000
+//	liveloop-load --mode room --viewers 1000,10000 --vote-rate 20000 --chat-rate 50 --react-rate 200
 //	liveloop-load --http 127.0.0.1:8080 --rtmp 127.0.0.1:1935 --server-pid 1234 --viewers 200
 //
 // The logic is in package loadtest.
@@ -12,6 +19,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -53,6 +62,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		stream    = fs.String("stream", "load", "stream name")
 		clipPath  = fs.String("clip", "", "FLV file (H.264) to loop instead of the built-in demo clip")
 		bitrate   = fs.String("bitrate", "", "the clip's nominal bitrate, only reported")
+		mode      = fs.String("mode", loadtest.ModeWS, "clients: ws (WebSocket viewers), hls (LL-HLS viewers) or room (viewer channels)")
+		voteRate  = fs.Float64("vote-rate", 0, "room mode: votes per second, all clients together")
+		chatRate  = fs.Float64("chat-rate", 0, "room mode: chat messages per second, all clients together")
+		reactRate = fs.Float64("react-rate", 0, "room mode: reactions per second, all clients together")
+		markEvery = fs.Duration("mark-interval", 500*time.Millisecond, "room mode: the host's timed marker messages are this far apart")
+		adminKey  = fs.String("admin-key", "", "room mode with a running server: its --admin-key (else env LIVELOOP_ADMIN_KEY)")
 		jsonOut   = fs.Bool("json", false, "write the report as JSON on stdout (the table goes to stderr)")
 		verbose   = fs.Bool("v", false, "log progress")
 	)
@@ -71,9 +86,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "liveloop-load: --viewers: %v\n", err)
 		return 2
 	}
-	if (*httpAddr == "") != (*rtmpAddr == "") {
+	if (*httpAddr == "") != (*rtmpAddr == "") && *mode != loadtest.ModeRoom {
 		fmt.Fprintln(stderr, "liveloop-load: --http and --rtmp go together")
 		return 2
+	}
+	if *adminKey == "" {
+		*adminKey = os.Getenv("LIVELOOP_ADMIN_KEY")
 	}
 	level := slog.LevelWarn
 	if *verbose {
@@ -92,6 +110,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Stream: *stream, Viewers: counts, Ramp: *ramp,
 		Settle: *settle, Warmup: *warmup, Duration: *duration, ConnectTimeout: *connect,
 		Bitrate: *bitrate, Logger: log,
+		Mode: *mode, VoteRate: *voteRate, ChatRate: *chatRate, ReactRate: *reactRate,
+		MarkInterval: *markEvery, AdminKey: *adminKey,
 	}
 	if *clipPath != "" {
 		b, err := os.ReadFile(*clipPath)
@@ -114,6 +134,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 
 	if *httpAddr == "" {
+		if *rtmpAddr != "" {
+			fmt.Fprintln(stderr, "liveloop-load: --rtmp needs --http")
+			return 2
+		}
 		bin := *serverBin
 		if bin == "" {
 			if bin, err = loadtest.DefaultServerBin(); err != nil {
@@ -121,7 +145,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return 1
 			}
 		}
-		srv, err := loadtest.StartServer(ctx, bin, 15*time.Second)
+		// A fresh admin key for the host's token (room mode).
+		var key [16]byte
+		_, _ = rand.Read(key[:])
+		cfg.AdminKey = hex.EncodeToString(key[:])
+		srv, err := loadtest.StartServer(ctx, bin, 15*time.Second, "--admin-key", cfg.AdminKey)
 		if err != nil {
 			fmt.Fprintf(stderr, "liveloop-load: %v\n", err)
 			return 1
