@@ -71,25 +71,30 @@ func Parse(b []byte) (*Clip, error) {
 type Publisher func(stream string) (media.Sink, error)
 
 // Run publishes the clip as stream until ctx is done, looping it in real
-// time. If the hub hands the stream to another publisher, Run waits a little
-// and publishes again.
-func Run(ctx context.Context, c *Clip, stream string, publish Publisher, log *slog.Logger) error {
+// time. A real publisher on the stream (the studio page, an encoder) takes
+// it over; the demo gives way and comes back only once the stream has no
+// publisher, as busy reports.
+func Run(ctx context.Context, c *Clip, stream string, publish Publisher, busy func(stream string) bool, log *slog.Logger) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	for {
-		sink, err := publish(stream)
-		if err != nil {
-			log.Warn("demo cannot publish", "err", err)
-		} else {
-			err = play(ctx, c, sink)
-			sink.Close()
-			if ctx.Err() != nil {
-				return nil
+		if !busy(stream) {
+			sink, err := publish(stream)
+			if err != nil {
+				log.Warn("demo cannot publish", "err", err)
+			} else {
+				err = play(ctx, c, sink)
+				sink.Close()
+				if ctx.Err() != nil {
+					return nil
+				}
+				log.Info("demo publisher stopped; it resumes when the stream is free", "reason", err)
 			}
-			log.Info("demo publisher stopped; restarting", "reason", err)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(time.Second):
+		case <-tick.C:
 		}
 	}
 }

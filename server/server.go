@@ -177,6 +177,12 @@ func (s *Server) publish(stream string) (media.Sink, error) {
 	return s.hub.Publish(stream)
 }
 
+// hasPublisher reports whether the stream is live with a publisher.
+func (s *Server) hasPublisher(stream string) bool {
+	st := s.hub.Stream(stream)
+	return st != nil && st.Info().State == hub.StateLive
+}
+
 // HTTPAddr returns the address the HTTP server listens on.
 func (s *Server) HTTPAddr() net.Addr { return s.ln.Addr() }
 
@@ -226,7 +232,7 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			demo.Run(ctx, s.clip, demo.StreamName, s.publish, s.log.With("component", "demo"))
+			demo.Run(ctx, s.clip, demo.StreamName, s.publish, s.hasPublisher, s.log.With("component", "demo"))
 		}()
 		s.log.Info("demo stream publishing", "watch", "http://"+s.HTTPAddr().String()+"/watch/"+demo.StreamName)
 	}
