@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/liveloop/liveloop/internal/chromium"
+	"github.com/liveloop/liveloop/internal/serverproc"
 )
 
 // Config configures Run.
@@ -192,17 +193,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		bin := cfg.ServerBin
 		if bin == "" {
 			var err error
-			if bin, err = defaultServerBin(); err != nil {
+			if bin, err = serverproc.DefaultBin(); err != nil {
 				return nil, err
 			}
 		}
-		srv, err := startServer(ctx, bin, 15*time.Second)
+		srv, err := serverproc.Start(ctx, bin, 15*time.Second)
 		if err != nil {
 			return nil, err
 		}
-		defer srv.stop()
-		httpAddr, rtmpAddr = srv.httpAddr, srv.rtmpAddr
-		log.Info("server started", "bin", bin, "http", httpAddr, "rtmp", rtmpAddr, "pid", srv.pid)
+		defer srv.Stop()
+		httpAddr, rtmpAddr = srv.HTTPAddr, srv.RTMPAddr
+		log.Info("server started", "bin", bin, "http", httpAddr, "rtmp", rtmpAddr, "pid", srv.PID)
 	}
 
 	pcfg := cfg.Publisher

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/liveloop/liveloop/demo"
+	"github.com/liveloop/liveloop/internal/serverproc"
 	"github.com/liveloop/liveloop/loadtest"
 )
 
@@ -140,7 +141,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		bin := *serverBin
 		if bin == "" {
-			if bin, err = loadtest.DefaultServerBin(); err != nil {
+			if bin, err = serverproc.DefaultBin(); err != nil {
 				fmt.Fprintf(stderr, "liveloop-load: %v\n", err)
 				return 1
 			}
@@ -149,7 +150,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		var key [16]byte
 		_, _ = rand.Read(key[:])
 		cfg.AdminKey = hex.EncodeToString(key[:])
-		srv, err := loadtest.StartServer(ctx, bin, 15*time.Second, "--admin-key", cfg.AdminKey)
+		srv, err := serverproc.Start(ctx, bin, 15*time.Second, "--admin-key", cfg.AdminKey)
 		if err != nil {
 			fmt.Fprintf(stderr, "liveloop-load: %v\n", err)
 			return 1
