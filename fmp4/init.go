@@ -1,10 +1,10 @@
 package fmp4
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/liveloop/liveloop/media"
+	"github.com/liveloop/liveloop/media/opus"
 )
 
 // maxConfigSize bounds a track's codec configuration. Real ones are tens of
@@ -374,71 +374,42 @@ func appendEsds(b []byte, asc []byte) []byte {
 	return endBox(b, start)
 }
 
-// opusParams are the fields of an Opus ID header (RFC 7845 5.1) that the
-// OpusSpecificBox carries.
-type opusParams struct {
-	channels       uint8
-	preSkip        uint16
-	inputRate      uint32
-	gain           int16
-	mappingFamily  uint8
-	streamCount    uint8
-	coupledCount   uint8
-	channelMapping []byte
-}
-
-// parseOpusHead reads an Opus ID header (RFC 7845 5.1, little-endian),
-// or falls back to the track's channel count when Config is empty.
-func parseOpusHead(t *media.Track) (opusParams, error) {
-	c := t.Config
-	if len(c) == 0 {
+// opusHead returns the track's Opus ID header (RFC 7845 5.1), or one made
+// from the track's channel count when Config is empty.
+func opusHead(t *media.Track) (opus.Head, error) {
+	if len(t.Config) == 0 {
 		channels, _ := audioParams(t)
 		if channels > 2 {
-			return opusParams{}, fmt.Errorf("track %d: %d-channel Opus needs an OpusHead config: %w", t.ID, channels, ErrInvalidTrack)
+			return opus.Head{}, fmt.Errorf("track %d: %d-channel Opus needs an OpusHead config: %w", t.ID, channels, ErrInvalidTrack)
 		}
-		return opusParams{channels: uint8(channels), inputRate: 48000}, nil
+		return opus.Head{Channels: uint8(channels), InputRate: opus.SampleRate}, nil
 	}
-	if len(c) < 19 || string(c[:8]) != "OpusHead" || c[8]>>4 != 0 || c[9] == 0 {
-		return opusParams{}, fmt.Errorf("track %d: Opus config is not an OpusHead: %w", t.ID, ErrInvalidTrack)
+	h, err := opus.ParseHead(t.Config)
+	if err != nil {
+		return opus.Head{}, fmt.Errorf("track %d: Opus config: %w: %w", t.ID, err, ErrInvalidTrack)
 	}
-	p := opusParams{
-		channels:      c[9],
-		preSkip:       binary.LittleEndian.Uint16(c[10:]),
-		inputRate:     binary.LittleEndian.Uint32(c[12:]),
-		gain:          int16(binary.LittleEndian.Uint16(c[16:])),
-		mappingFamily: c[18],
-	}
-	if p.mappingFamily != 0 {
-		if len(c) < 21+int(p.channels) {
-			return opusParams{}, fmt.Errorf("track %d: OpusHead channel mapping: %w", t.ID, ErrInvalidTrack)
-		}
-		p.streamCount, p.coupledCount = c[19], c[20]
-		p.channelMapping = c[21 : 21+int(p.channels)]
-	} else if p.channels > 2 {
-		return opusParams{}, fmt.Errorf("track %d: mapping family 0 with %d channels: %w", t.ID, p.channels, ErrInvalidTrack)
-	}
-	return p, nil
+	return h, nil
 }
 
 // appendOpus writes an OpusSampleEntry with its OpusSpecificBox ("Encapsulation
 // of Opus in ISO Base Media File Format" 4.3.1, 4.3.2). Unlike the Ogg ID
 // header, dOps is big-endian and has version 0.
 func appendOpus(b []byte, t *media.Track) ([]byte, error) {
-	p, err := parseOpusHead(t)
+	h, err := opusHead(t)
 	if err != nil {
 		return b, err
 	}
-	b, start := appendAudioSampleEntry(b, "Opus", int(p.channels), 48000) // 4.3.1: samplerate 48000
+	b, start := appendAudioSampleEntry(b, "Opus", int(h.Channels), 48000) // 4.3.1: samplerate 48000
 	b, dops := beginBox(b, "dOps")
 	b = append(b, 0)          // Version
-	b = append(b, p.channels) // OutputChannelCount
-	b = appendU16(b, p.preSkip)
-	b = appendU32(b, p.inputRate)
-	b = appendU16(b, uint16(p.gain))
-	b = append(b, p.mappingFamily)
-	if p.mappingFamily != 0 {
-		b = append(b, p.streamCount, p.coupledCount)
-		b = append(b, p.channelMapping...)
+	b = append(b, h.Channels) // OutputChannelCount
+	b = appendU16(b, h.PreSkip)
+	b = appendU32(b, h.InputRate)
+	b = appendU16(b, uint16(h.OutputGain))
+	b = append(b, h.MappingFamily)
+	if h.MappingFamily != 0 {
+		b = append(b, h.StreamCount, h.CoupledCount)
+		b = append(b, h.ChannelMapping...)
 	}
 	b = endBox(b, dops)
 	return endBox(b, start), nil

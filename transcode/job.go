@@ -16,6 +16,7 @@ import (
 	"github.com/liveloop/liveloop/hub"
 	"github.com/liveloop/liveloop/media"
 	"github.com/liveloop/liveloop/media/aac"
+	"github.com/liveloop/liveloop/media/opus"
 )
 
 // job transcodes one stream. Its goroutine owns the subscriber, the
@@ -33,8 +34,8 @@ type job struct {
 	// pending holds packets read from the subscriber but not yet fed (a
 	// process ended while they were in hand).
 	pending []*hub.Packet
-	head    *OpusHead // of the published track set
-	lastPTS int64     // newest published PTS, for monotonic output
+	head    *opus.Head // of the published track set
+	lastPTS int64      // newest published PTS, for monotonic output
 	hasLast bool
 
 	mu     sync.Mutex
@@ -279,7 +280,7 @@ func (j *job) feed(ctx context.Context, w io.Writer, t *media.Track, cfg *aac.Co
 func (j *job) read(r io.Reader, tm *lockedMap) error {
 	pr := newPageReader(r)
 	var asm packetAssembler
-	var head *OpusHead
+	var head *opus.Head
 	var pos int64 // samples at 48 kHz decoded so far, pre-skip included
 	var perr error
 	for perr == nil {
@@ -293,7 +294,7 @@ func (j *job) read(r io.Reader, tm *lockedMap) error {
 			}
 			switch {
 			case head == nil:
-				h, err := ParseOpusHead(pkt)
+				h, err := opus.ParseHead(pkt)
 				if err != nil {
 					perr = err
 					return
@@ -301,7 +302,7 @@ func (j *job) read(r io.Reader, tm *lockedMap) error {
 				head = &h
 			case bytes.HasPrefix(pkt, []byte("OpusTags")):
 			default:
-				n, err := PacketSamples(pkt)
+				n, err := opus.PacketSamples(pkt)
 				if err != nil {
 					perr = err
 					return
@@ -324,7 +325,7 @@ func (j *job) read(r io.Reader, tm *lockedMap) error {
 
 // publish writes one Opus frame to the output stream, opening it (or
 // announcing new parameters) first if needed.
-func (j *job) publish(head *OpusHead, pts, dur int64, pkt []byte, wall time.Time) error {
+func (j *job) publish(head *opus.Head, pts, dur int64, pkt []byte, wall time.Time) error {
 	if j.hasLast && pts <= j.lastPTS {
 		return nil // overlaps what a previous process published
 	}
@@ -335,11 +336,11 @@ func (j *job) publish(head *OpusHead, pts, dur int64, pkt []byte, wall time.Time
 		}
 		j.pub = pub
 	}
-	if j.head == nil || *j.head != *head {
+	if j.head == nil || !j.head.Equal(*head) {
 		h := *head
 		if err := j.pub.SetTracks([]*media.Track{{
 			ID: 1, Kind: media.KindAudio, Codec: media.CodecOpus, Config: h.Marshal(), CodecString: "opus",
-			ClockRate: 48000, SampleRate: 48000, Channels: h.Channels,
+			ClockRate: 48000, SampleRate: 48000, Channels: int(h.Channels),
 		}}); err != nil {
 			return err
 		}

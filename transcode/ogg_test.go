@@ -3,8 +3,11 @@ package transcode
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"testing"
+
+	"github.com/liveloop/liveloop/media/opus"
 )
 
 // oggCases feed the parser test, the writer test and the fuzz seeds.
@@ -78,7 +81,7 @@ func TestFFmpegOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	var a packetAssembler
-	var head *OpusHead
+	var head *opus.Head
 	var samples, granule int64
 	n := 0
 	for rest := b; len(rest) > 0; {
@@ -91,14 +94,14 @@ func TestFFmpegOutput(t *testing.T) {
 			n++
 			switch n {
 			case 1:
-				h, err := ParseOpusHead(pkt)
+				h, err := opus.ParseHead(pkt)
 				if err != nil {
 					t.Fatal(err)
 				}
 				head = &h
 			case 2:
 			default:
-				k, err := PacketSamples(pkt)
+				k, err := opus.PacketSamples(pkt)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -113,7 +116,7 @@ func TestFFmpegOutput(t *testing.T) {
 		t.Fatalf("head %+v", head)
 	}
 	// The end trims the final packet to 200 ms plus pre-skip.
-	if want := int64(head.PreSkip + 9600); granule != want || samples < granule || samples-granule >= 960 {
+	if want := int64(head.PreSkip) + 9600; granule != want || samples < granule || samples-granule >= 960 {
 		t.Errorf("granule %d, packets %d samples; want granule %d", granule, samples, want)
 	}
 }
@@ -193,7 +196,7 @@ func (r *splitReader) Read(p []byte) (int, error) {
 		r.parts = r.parts[1:]
 	}
 	if len(r.parts) == 0 {
-		return 0, errEOF
+		return 0, io.EOF
 	}
 	n := copy(p, r.parts[0])
 	r.parts[0] = r.parts[0][n:]

@@ -16,6 +16,7 @@ import (
 	"github.com/liveloop/liveloop/hub"
 	"github.com/liveloop/liveloop/media"
 	"github.com/liveloop/liveloop/media/aac"
+	"github.com/liveloop/liveloop/media/opus"
 	"github.com/liveloop/liveloop/transcode"
 )
 
@@ -239,7 +240,7 @@ func TestOpusInSync(t *testing.T) {
 			pkts = append(pkts, p.Frame.Data)
 		}
 	}
-	oh, err := transcode.ParseOpusHead(head)
+	oh, err := opus.ParseHead(head)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,13 +250,12 @@ func TestOpusInSync(t *testing.T) {
 	// Decode both and compare the beeps. The Ogg we write keeps the
 	// pre-skip, so decoded sample i is raw sample i + pre-skip.
 	want := onsets(decode(t, "aac", adts))
-	opus := decode(t, "ogg", oggOpus(oh, pkts))
-	got := onsets(opus)
+	got := onsets(decode(t, "ogg", oggOpus(oh, pkts)))
 	if len(want) < 3 || len(got) < 2 {
 		t.Fatalf("beeps: source %v, opus %v", want, got)
 	}
 	for i := range got {
-		gotT := first + time.Duration(got[i]+oh.PreSkip)*time.Second/48000
+		gotT := first + time.Duration(got[i]+int(oh.PreSkip))*time.Second/48000
 		// The nearest beep of the source.
 		var wantT time.Duration
 		for j, w := range want {
@@ -277,7 +277,7 @@ func TestOpusInSync(t *testing.T) {
 }
 
 // oggOpus writes Opus packets as an Ogg Opus file.
-func oggOpus(h transcode.OpusHead, pkts [][]byte) []byte {
+func oggOpus(h opus.Head, pkts [][]byte) []byte {
 	var b []byte
 	head := h.Marshal()
 	b = transcode.AppendPage(b, &transcode.Page{HeaderType: 2, Serial: 1, Sequence: 0, Segments: transcode.Lacing(len(head)), Data: head})
@@ -285,7 +285,7 @@ func oggOpus(h transcode.OpusHead, pkts [][]byte) []byte {
 	b = transcode.AppendPage(b, &transcode.Page{Serial: 1, Sequence: 1, Segments: transcode.Lacing(len(tags)), Data: tags})
 	var g int64
 	for i, p := range pkts {
-		n, _ := transcode.PacketSamples(p)
+		n, _ := opus.PacketSamples(p)
 		g += int64(n)
 		ht := byte(0)
 		if i == len(pkts)-1 {

@@ -29,6 +29,41 @@ func (c OfferedCodec) Param(key string) (string, bool) {
 	return "", false
 }
 
+// RTCPFeedback returns the codec's rtcp-fb values as pion takes them.
+func (c OfferedCodec) RTCPFeedback() []webrtc.RTCPFeedback {
+	fb := make([]webrtc.RTCPFeedback, 0, len(c.Feedback))
+	for _, f := range c.Feedback {
+		typ, param, _ := strings.Cut(f, " ")
+		fb = append(fb, webrtc.RTCPFeedback{Type: typ, Parameter: param})
+	}
+	return fb
+}
+
+// Parameters returns the codec as pion's codec parameters, of MIME type
+// mimeType (e.g. webrtc.MimeTypeH264): for
+// RTPTransceiver.SetCodecPreferences, to answer with exactly this payload
+// type, fmtp and feedback.
+func (c OfferedCodec) Parameters(mimeType string) webrtc.RTPCodecParameters {
+	return webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: mimeType, ClockRate: c.ClockRate, Channels: c.Channels, SDPFmtpLine: c.Fmtp,
+			RTCPFeedback: c.RTCPFeedback(),
+		},
+		PayloadType: webrtc.PayloadType(c.PayloadType),
+	}
+}
+
+// HasCodec reports whether codecs has one of encoding name (compared
+// without case, RFC 4855 3) and clockRate.
+func HasCodec(codecs []OfferedCodec, name string, clockRate uint32) bool {
+	for _, c := range codecs {
+		if strings.EqualFold(c.Name, name) && c.ClockRate == clockRate {
+			return true
+		}
+	}
+	return false
+}
+
 // OfferedCodecs lists the payload types of a media section with their
 // rtpmap, fmtp and rtcp-fb attributes, in the offer's order of preference.
 func OfferedCodecs(md *sdp.MediaDescription) []OfferedCodec {
@@ -76,6 +111,17 @@ func OfferedCodecs(md *sdp.MediaDescription) []OfferedCodec {
 		res = append(res, *c)
 	}
 	return res
+}
+
+// RegisterOpus registers Opus with me as WebRTC endpoints offer it (RFC
+// 7587): payload type 111, 48 kHz, signalled as stereo, with in-band FEC.
+func RegisterOpus(me *webrtc.MediaEngine) error {
+	return me.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1",
+		},
+		PayloadType: 111,
+	}, webrtc.RTPCodecTypeAudio)
 }
 
 // AddTrickleCandidates adds the candidates of a trickle ICE SDP fragment

@@ -1,8 +1,10 @@
 // Package webrtcapi builds what Liveloop's WebRTC endpoints (deliver/whep
 // and ingest/whip) share on top of pion: the ICE sockets (one UDP socket
 // for every peer, an ICE UDP mux; optionally an ICE-TCP listener), the
-// addresses announced to peers (NAT 1:1), the ICE settings, and pion's
-// logging sent to slog.
+// addresses announced to peers (NAT 1:1), the ICE settings, pion's
+// logging sent to slog, and reading SDP offers (OfferedCodecs, trickled
+// candidates). Package webrtcapi/resource serves their session resources
+// over HTTP and runs the sessions' life cycle.
 //
 // Life cycle: NewTransport binds the sockets; SettingEngine returns a
 // pion SettingEngine that uses them, for as many webrtc.APIs as wanted

@@ -19,8 +19,6 @@ import (
 	"github.com/liveloop/liveloop/media"
 )
 
-type fakeClock = fakeclock.Clock
-
 // live is a synthetic stream published into a real hub and served by a
 // Handler on an httptest server.
 type live struct {

@@ -3,6 +3,7 @@ package whep_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/liveloop/liveloop/internal/chromium"
+	"github.com/liveloop/liveloop/internal/webrtctest"
 )
 
 // playerPage is a minimal WHEP player: it offers recvonly video and audio
@@ -89,7 +91,7 @@ func TestChromiumPlaysWHEP(t *testing.T) {
 	if _, err := exec.LookPath("chromium"); err != nil {
 		t.Skip("chromium not installed")
 	}
-	checkLeaks(t)
+	webrtctest.CheckLeaks(t)
 	p := newPipeline(t, true)
 	mux := http.NewServeMux()
 	mux.Handle("/whep/", p.whep)
@@ -154,11 +156,11 @@ func TestChromiumPlaysWHEP(t *testing.T) {
 	if _, err := chromium.Eval[bool](ctx, `(window.pc.close(), true)`); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 15*time.Second, "the session to end after the browser closed", func() bool { return p.whep.Stats().Sessions == 0 })
+	webrtctest.WaitFor(t, 15*time.Second, "the session to end after the browser closed", func() bool { return p.whep.Stats().Sessions == 0 })
 }
 
 func newHTTPServer(t *testing.T, h http.Handler) string {
-	srv := httptestServer(h)
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/liveloop/liveloop/deliver/whep"
+	"github.com/liveloop/liveloop/internal/webrtctest"
 	"github.com/liveloop/liveloop/media/h264"
 )
 
@@ -78,16 +79,8 @@ func newClient(t *testing.T, o clientOpts) *whepClient {
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
 		me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: whep.AbsCaptureTimeURI}, k)
 	}
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := webrtctest.NewPeerConnection(t, me)
 	c := &whepClient{t: t, pc: pc, connected: make(chan struct{})}
-	t.Cleanup(func() { pc.Close() })
 	if !o.noVideo {
 		pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
 	}
@@ -116,18 +109,7 @@ func newClient(t *testing.T, o clientOpts) *whepClient {
 }
 
 // offer makes the client's offer, with all of its candidates.
-func (c *whepClient) offer() string {
-	offer, err := c.pc.CreateOffer(nil)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	g := webrtc.GatheringCompletePromise(c.pc)
-	if err := c.pc.SetLocalDescription(offer); err != nil {
-		c.t.Fatal(err)
-	}
-	<-g
-	return c.pc.LocalDescription().SDP
-}
+func (c *whepClient) offer() string { return webrtctest.GatheredOffer(c.t, c.pc) }
 
 // play POSTs the offer to url and applies the answer.
 func (c *whepClient) play(base, stream string) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/rtcp"
 
+	"github.com/liveloop/liveloop/internal/webrtctest"
 	"github.com/liveloop/liveloop/media/h264"
 )
 
@@ -15,7 +16,7 @@ import (
 // RTMP; a pion WHEP viewer gets an IDR with SPS and PPS first, then video,
 // Opus audio from the transcoder, and abs-capture-time on both.
 func TestFFmpegToPionViewer(t *testing.T) {
-	checkLeaks(t)
+	webrtctest.CheckLeaks(t)
 	p := newPipeline(t, true)
 	p.publishFFmpeg(t, "cam", 30)
 	p.waitTracks(t, "cam", 2)
@@ -29,7 +30,7 @@ func TestFFmpegToPionViewer(t *testing.T) {
 	if err := wait(c.connected, 10*time.Second); err != nil {
 		t.Fatal("peer never connected")
 	}
-	waitFor(t, 10*time.Second, "60 video frames and 50 Opus packets", func() bool {
+	webrtctest.WaitFor(t, 10*time.Second, "60 video frames and 50 Opus packets", func() bool {
 		return c.videoFrames.Load() >= 60 && c.audioPackets.Load() >= 50
 	})
 	c.mu.Lock()
@@ -67,7 +68,7 @@ func TestFFmpegToPionViewer(t *testing.T) {
 // compressed clock (1 ms after the previous frame), without waiting for
 // the publisher's next keyframe.
 func TestPLIAnsweredFromGOPCache(t *testing.T) {
-	checkLeaks(t)
+	webrtctest.CheckLeaks(t)
 	p := newPipeline(t, false)
 	p.publishDemo(t, "demo")
 	p.waitTracks(t, "demo", 2)
@@ -76,7 +77,7 @@ func TestPLIAnsweredFromGOPCache(t *testing.T) {
 	if err := wait(c.connected, 10*time.Second); err != nil {
 		t.Fatal("never connected")
 	}
-	waitFor(t, 10*time.Second, "video", func() bool { return c.videoFrames.Load() > 20 })
+	webrtctest.WaitFor(t, 10*time.Second, "video", func() bool { return c.videoFrames.Load() > 20 })
 	var ssrc uint32
 	for _, tr := range c.pc.GetTransceivers() {
 		if r := tr.Receiver(); r != nil && r.Track() != nil {
@@ -90,9 +91,9 @@ func TestPLIAnsweredFromGOPCache(t *testing.T) {
 	if err := c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the catch-up", func() bool { return p.whep.Stats().CatchUps >= 2 })
+	webrtctest.WaitFor(t, 5*time.Second, "the catch-up", func() bool { return p.whep.Stats().CatchUps >= 2 })
 	var got *frameInfo
-	waitFor(t, 5*time.Second, "a keyframe 1 ms after its predecessor", func() bool {
+	webrtctest.WaitFor(t, 5*time.Second, "a keyframe 1 ms after its predecessor", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		for i := max(before, 1); i < len(c.frames); i++ {

@@ -6,12 +6,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/liveloop/liveloop/internal/webrtctest"
 )
 
 // TestErrors: bad requests get a 4xx with a stable code, and leave no
 // session behind.
 func TestErrors(t *testing.T) {
-	checkLeaks(t)
+	webrtctest.CheckLeaks(t)
 	p := newPipeline(t, false)
 	p.publishDemo(t, "show/main") // a name with '/'
 	p.waitTracks(t, "show/main", 2)
@@ -91,7 +93,7 @@ func TestErrors(t *testing.T) {
 // TestSessionEnds: a session ends and is cleaned up when its peer closes,
 // when its peer never connects, and when the handler closes.
 func TestSessionEnds(t *testing.T) {
-	checkLeaks(t)
+	webrtctest.CheckLeaks(t)
 	p := newPipeline(t, false)
 	p.publishDemo(t, "demo")
 	p.waitTracks(t, "demo", 2)
@@ -102,9 +104,9 @@ func TestSessionEnds(t *testing.T) {
 	if err := wait(c.connected, 10*time.Second); err != nil {
 		t.Fatal("never connected")
 	}
-	waitFor(t, 10*time.Second, "video", func() bool { return c.videoFrames.Load() > 5 })
+	webrtctest.WaitFor(t, 10*time.Second, "video", func() bool { return c.videoFrames.Load() > 5 })
 	c.pc.Close()
-	waitFor(t, 10*time.Second, "the session to end after the peer closed", func() bool { return p.whep.Stats().Sessions == 0 })
+	webrtctest.WaitFor(t, 10*time.Second, "the session to end after the peer closed", func() bool { return p.whep.Stats().Sessions == 0 })
 
 	// Handler closes with a session open.
 	c2 := newClient(t, clientOpts{})

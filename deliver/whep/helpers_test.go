@@ -3,14 +3,11 @@ package whep_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 	"github.com/liveloop/liveloop/demo"
 	"github.com/liveloop/liveloop/hub"
 	"github.com/liveloop/liveloop/ingest/rtmp"
+	"github.com/liveloop/liveloop/internal/webrtctest"
 	"github.com/liveloop/liveloop/media"
 	"github.com/liveloop/liveloop/transcode"
 )
@@ -32,16 +30,9 @@ type pipeline struct {
 	tc       *transcode.Manager
 }
 
-func testLogger(t *testing.T) *slog.Logger {
-	if os.Getenv("WHEP_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
 func newPipeline(t *testing.T, withTranscode bool) *pipeline {
 	t.Helper()
-	log := testLogger(t)
+	log := webrtctest.Logger("WHEP_LOG")
 	h := hub.New(hub.Config{}, log, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	rs, err := rtmp.New(rtmp.Config{Addr: "127.0.0.1:0", Publish: func(s string) (media.Sink, error) { return h.Publish(s) }, Logger: log})
@@ -111,27 +102,16 @@ func (p *pipeline) publishDemo(t *testing.T, stream string) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		demo.Run(ctx, c, stream, func(s string) (media.Sink, error) { return p.hub.Publish(s) }, slog.New(slog.DiscardHandler))
+		publish := func(s string) (media.Sink, error) { return p.hub.Publish(s) }
+		demo.Run(ctx, c, stream, publish, func(string) bool { return false }, slog.New(slog.DiscardHandler))
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // waitTracks waits until stream has tracks of the given count.
 func (p *pipeline) waitTracks(t *testing.T, stream string, n int) {
 	t.Helper()
-	waitFor(t, 15*time.Second, "stream "+stream, func() bool {
+	webrtctest.WaitFor(t, 15*time.Second, "stream "+stream, func() bool {
 		s := p.hub.Stream(stream)
 		return s != nil && len(s.Info().Tracks) >= n && s.Info().Packets > 0
 	})
@@ -140,51 +120,5 @@ func (p *pipeline) waitTracks(t *testing.T, stream string, n int) {
 // post sends an offer and returns the response.
 func (p *pipeline) post(t *testing.T, path, contentType, body string) (*http.Response, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, p.url+path, strings.NewReader(body))
-	req.Header.Set("Content-Type", contentType)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return webrtctest.Do(t, http.MethodPost, p.url+path, map[string]string{"Content-Type": contentType}, body)
 }
-
-// checkLeaks fails the test if goroutines of pion or Liveloop outlive it.
-// Register it first, so that it runs after every other cleanup.
-func checkLeaks(t *testing.T) {
-	t.Cleanup(func() {
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			leaked := leakedGoroutines()
-			if len(leaked) == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("%d goroutines leaked:\n%s", len(leaked), strings.Join(leaked, "\n\n"))
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
-}
-
-func leakedGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "leakedGoroutines") || strings.Contains(g, "testing.tRunner") ||
-			strings.Contains(g, "testing.(*T).Run") || strings.Contains(g, "testing.runTests") ||
-			strings.Contains(g, "testing.(*M)") {
-			continue
-		}
-		if strings.Contains(g, "github.com/pion/") || strings.Contains(g, "github.com/liveloop/") {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
-func httptestServer(h http.Handler) *httptest.Server { return httptest.NewServer(h) }

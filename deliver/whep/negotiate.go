@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/pion/sdp/v3"
-
 	"github.com/liveloop/liveloop/webrtcapi"
 )
 
@@ -141,9 +139,6 @@ func (s sourceH264) profile() profile { return classifyStream(s.ProfileIDC, s.Fl
 // offeredCodec is one payload type of an offered media section.
 type offeredCodec = webrtcapi.OfferedCodec
 
-// mediaCodecs lists the payload types of a media section.
-func mediaCodecs(md *sdp.MediaDescription) []offeredCodec { return webrtcapi.OfferedCodecs(md) }
-
 // h264Offer is an offered H.264 payload type, parsed.
 type h264Offer struct {
 	offeredCodec
@@ -191,7 +186,7 @@ func chooseH264(codecs []offeredCodec, src sourceH264) (h264Offer, error) {
 		}
 	}
 	if !found {
-		return h264Offer{}, fmt.Errorf("%w: the stream is H.264 %s (profile-level-id %02x%02x%02x); the offer has no H.264 payload type with packetization-mode=1 that decodes it",
+		return h264Offer{}, fmt.Errorf("whep: %w: the stream is H.264 %s (profile-level-id %02x%02x%02x); the offer has no H.264 payload type with packetization-mode=1 that decodes it",
 			ErrNoCodec, want, src.ProfileIDC, src.Flags, src.Level)
 	}
 	return best, nil

@@ -1,23 +1,19 @@
 package whep
 
 import (
-	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/pion/rtcp"
-	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/liveloop/liveloop/hub"
 	"github.com/liveloop/liveloop/media"
 	"github.com/liveloop/liveloop/media/h264"
+	"github.com/liveloop/liveloop/webrtcapi"
+	"github.com/liveloop/liveloop/webrtcapi/resource"
 )
 
 // Timing of a viewer's start and catch-up.
@@ -36,24 +32,16 @@ const (
 	audioPoll = 500 * time.Millisecond
 )
 
-// session is one WHEP viewer: a PeerConnection and the goroutines that
-// feed it. Its context ends it; the supervisor goroutine then closes the
-// PeerConnection, waits for the workers and forgets the session.
+// session is one WHEP viewer: the protocol's side of a resource.Session
+// (which owns the PeerConnection and the life cycle), the tracks it sends
+// and the workers that feed them.
 type session struct {
-	h      *Handler
-	id     string
-	stream string
-	log    *slog.Logger
-	pc     *webrtc.PeerConnection
+	*resource.Session // set by Negotiate
+	h                 *Handler
 
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	done   chan struct{} // closed when the session is over and cleaned up
-	wg     sync.WaitGroup
-
-	connectOnce sync.Once
-	connected   chan struct{}
-	connectedAt time.Time // set before connected closes
+	sendVideo bool
+	chosen    h264Offer // the video payload type, if sendVideo
+	sendAudio bool
 
 	video, audio *rtpTrack
 	// audioFromStream: the stream's own audio is Opus and goes out from
@@ -62,49 +50,20 @@ type session struct {
 	keyframe        chan struct{} // PLI or FIR arrived
 }
 
-// end ends the session for the given reason. It does not wait.
-func (s *session) end(reason string) { s.cancel(errors.New(reason)) }
-
-func newSessionID() string {
-	var b [16]byte
-	crand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// newSession negotiates a session for stream from an SDP offer and
-// returns it with the SDP answer (holding all of the server's candidates).
-func (h *Handler) newSession(ctx context.Context, stream, offer string) (*session, string, error) {
-	if h.ctx.Err() != nil {
-		return nil, "", ErrClosed
+// accept checks an offer against its stream and chooses what to send: the
+// stream's H.264 on an offered payload type that decodes it, and Opus if
+// both have it.
+func (h *Handler) accept(o *resource.Offer) (resource.Peer, error) {
+	if o.Video == nil && o.Audio == nil {
+		return nil, fmt.Errorf("whep: %w: no audio or video media section", ErrBadSDP)
 	}
-	var desc sdp.SessionDescription
-	if err := desc.UnmarshalString(offer); err != nil {
-		return nil, "", fmt.Errorf("%w: %v", ErrBadSDP, err)
-	}
-	var videoMD, audioMD *sdp.MediaDescription
-	for _, md := range desc.MediaDescriptions {
-		switch md.MediaName.Media {
-		case "video":
-			if videoMD == nil {
-				videoMD = md
-			}
-		case "audio":
-			if audioMD == nil {
-				audioMD = md
-			}
-		}
-	}
-	if videoMD == nil && audioMD == nil {
-		return nil, "", fmt.Errorf("%w: no audio or video media section", ErrBadSDP)
-	}
-
-	st := h.cfg.Hub.Stream(stream)
+	st := h.cfg.Hub.Stream(o.Stream)
 	if st == nil {
-		return nil, "", fmt.Errorf("%w: %q", ErrNotFound, stream)
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, o.Stream)
 	}
 	info := st.Info()
 	if len(info.Tracks) == 0 || info.State == hub.StateEnded {
-		return nil, "", fmt.Errorf("%w: %q is not live", ErrNotFound, stream)
+		return nil, fmt.Errorf("%w: %q is not live", ErrNotFound, o.Stream)
 	}
 	var vt, at *media.Track
 	for _, t := range info.Tracks {
@@ -115,64 +74,28 @@ func (h *Handler) newSession(ctx context.Context, stream, offer string) (*sessio
 			at = t
 		}
 	}
-	var chosen h264Offer
+	s := &session{h: h, keyframe: make(chan struct{}, 1), audioFromStream: at != nil && at.Codec == media.CodecOpus}
 	if vt != nil {
 		if vt.Codec != media.CodecH264 {
-			return nil, "", fmt.Errorf("%w: the stream's video is %s; WHEP sends H.264", ErrNoCodec, vt.Codec)
+			return nil, fmt.Errorf("whep: %w: the stream's video is %s; WHEP sends H.264", ErrNoCodec, vt.Codec)
 		}
-		if videoMD == nil {
-			return nil, "", fmt.Errorf("%w: the offer has no video section", ErrNoCodec)
+		if o.Video == nil {
+			return nil, fmt.Errorf("whep: %w: the offer has no video section", ErrNoCodec)
 		}
 		src, err := sourceOf(vt)
 		if err != nil {
-			return nil, "", fmt.Errorf("%w: %v", ErrNoCodec, err)
+			return nil, fmt.Errorf("whep: %w: %v", ErrNoCodec, err)
 		}
-		if chosen, err = chooseH264(mediaCodecs(videoMD), src); err != nil {
-			return nil, "", err
+		if s.chosen, err = chooseH264(webrtcapi.OfferedCodecs(o.Video), src); err != nil {
+			return nil, err
 		}
+		s.sendVideo = true
 	}
-	sendAudio := audioMD != nil && at != nil && hasOpus(mediaCodecs(audioMD))
-	if vt == nil && !sendAudio {
-		return nil, "", fmt.Errorf("%w: the stream has audio only, and the offer has no Opus", ErrNoCodec)
+	s.sendAudio = o.Audio != nil && at != nil && webrtcapi.HasCodec(webrtcapi.OfferedCodecs(o.Audio), "opus", 48000)
+	if vt == nil && !s.sendAudio {
+		return nil, fmt.Errorf("whep: %w: the stream has audio only, and the offer has no Opus", ErrNoCodec)
 	}
-
-	pc, err := h.api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		return nil, "", err
-	}
-	id := newSessionID()
-	sctx, cancel := context.WithCancelCause(h.ctx)
-	s := &session{
-		h: h, id: id, stream: stream, pc: pc,
-		log:             h.log.With("stream", stream, "session", id[:8]),
-		ctx:             sctx,
-		cancel:          cancel,
-		done:            make(chan struct{}),
-		connected:       make(chan struct{}),
-		keyframe:        make(chan struct{}, 1),
-		audioFromStream: at != nil && at.Codec == media.CodecOpus,
-	}
-	answer, err := s.negotiate(ctx, offer, vt != nil, sendAudio, chosen)
-	if err != nil {
-		cancel(err)
-		pc.Close()
-		return nil, "", err
-	}
-
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		cancel(ErrClosed)
-		pc.Close()
-		return nil, "", ErrClosed
-	}
-	h.sessions[id] = s
-	h.wg.Add(1)
-	h.mu.Unlock()
-	h.stats.total.Add(1)
-	s.start()
-	s.log.Info("whep session started", "codec", chosen.Fmtp, "audio", sendAudio)
-	return s, answer, nil
+	return s, nil
 }
 
 // sourceOf reads the profile and level of an H.264 track from its SPS.
@@ -189,36 +112,27 @@ func sourceOf(t *media.Track) (sourceH264, error) {
 	return sourceH264{ProfileIDC: cfg.ProfileIndication, Flags: cfg.ProfileCompatibility, Level: cfg.LevelIndication}, nil
 }
 
-func hasOpus(codecs []offeredCodec) bool {
-	for _, c := range codecs {
-		if c.ClockRate == 48000 && (c.Name == "opus" || c.Name == "OPUS" || c.Name == "Opus") {
-			return true
-		}
-	}
-	return false
-}
-
-// negotiate applies the offer and makes the answer: a send-only video
-// transceiver restricted to the chosen H.264 payload type, and a send-only
-// Opus one.
-func (s *session) negotiate(ctx context.Context, offer string, video, audio bool, chosen h264Offer) (string, error) {
-	pc := s.pc
+// Negotiate applies the offer: a send-only video transceiver restricted to
+// the chosen H.264 payload type, and a send-only Opus one.
+func (s *session) Negotiate(rs *resource.Session) error {
+	s.Session = rs
+	pc := rs.PeerConnection()
 	msid := "liveloop"
-	if video {
+	if s.sendVideo {
 		s.video = newRTPTrack(webrtc.RTPCodecTypeVideo, webrtc.MimeTypeH264, "video", msid)
-		s.video.pt = webrtc.PayloadType(chosen.PayloadType)
+		s.video.pt = webrtc.PayloadType(s.chosen.PayloadType)
 		if _, err := pc.AddTransceiverFromTrack(s.video, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-			return "", err
+			return err
 		}
 	}
-	if audio {
+	if s.sendAudio {
 		s.audio = newRTPTrack(webrtc.RTPCodecTypeAudio, webrtc.MimeTypeOpus, "audio", msid)
 		if _, err := pc.AddTransceiverFromTrack(s.audio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-			return "", err
+			return err
 		}
 	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	if err := rs.ApplyOffer(); err != nil {
+		return err
 	}
 	for _, tr := range pc.GetTransceivers() {
 		snd := tr.Sender()
@@ -226,113 +140,32 @@ func (s *session) negotiate(ctx context.Context, offer string, video, audio bool
 			continue
 		}
 		if snd.Track() == s.video {
-			fb := make([]webrtc.RTCPFeedback, 0, len(chosen.Feedback))
-			for _, f := range chosen.Feedback {
-				typ, param, _ := cutSpace(f)
-				fb = append(fb, webrtc.RTCPFeedback{Type: typ, Parameter: param})
-			}
-			if err := tr.SetCodecPreferences([]webrtc.RTPCodecParameters{{
-				RTPCodecCapability: webrtc.RTPCodecCapability{
-					MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: chosen.Fmtp, RTCPFeedback: fb,
-				},
-				PayloadType: webrtc.PayloadType(chosen.PayloadType),
-			}}); err != nil {
-				return "", fmt.Errorf("%w: %v", ErrNoCodec, err)
+			if err := tr.SetCodecPreferences([]webrtc.RTPCodecParameters{s.chosen.Parameters(webrtc.MimeTypeH264)}); err != nil {
+				return fmt.Errorf("whep: %w: %v", ErrNoCodec, err)
 			}
 		}
-		s.wg.Add(1)
-		go s.readRTCP(snd)
+		rs.Go(func() { s.readRTCP(snd) })
 	}
-	pc.OnConnectionStateChange(s.onState)
-
-	answer, err := pc.CreateAnswer(nil)
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(answer); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
-	}
-	select {
-	case <-gathered:
-	case <-ctx.Done():
-		return "", ctx.Err()
-	case <-s.h.ctx.Done():
-		return "", ErrClosed
-	}
-	return pc.LocalDescription().SDP, nil
+	return nil
 }
 
-func cutSpace(s string) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ' ' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
-}
-
-func (s *session) onState(st webrtc.PeerConnectionState) {
-	switch st {
-	case webrtc.PeerConnectionStateConnected:
-		s.connectOnce.Do(func() {
-			s.connectedAt = s.h.cfg.Now()
-			close(s.connected)
-		})
-	case webrtc.PeerConnectionStateFailed:
-		s.end("ICE or DTLS failed")
-	case webrtc.PeerConnectionStateClosed:
-		s.end("peer connection closed")
-	}
-}
-
-// start runs the session's goroutines: the supervisor (in the handler's
-// WaitGroup), the main writer and, if needed, the companion audio writer.
-func (s *session) start() {
-	s.wg.Add(1)
-	go s.runMain()
+// Start runs the session's workers: the main writer and, if needed, the
+// companion audio writer.
+func (s *session) Start() error {
+	s.Go(s.runMain)
 	if s.audio != nil && !s.audioFromStream {
-		s.wg.Add(1)
-		go s.runCompanionAudio()
+		s.Go(s.runCompanionAudio)
 	}
-	go s.supervise()
+	s.Logger().Info("whep session started", "codec", s.chosen.Fmtp, "audio", s.sendAudio)
+	return nil
 }
 
-func (s *session) supervise() {
-	defer s.h.wg.Done()
-	t := time.NewTimer(s.h.cfg.ConnectTimeout)
-	select {
-	case <-s.connected:
-	case <-t.C:
-		s.h.stats.timeouts.Add(1)
-		s.end("peer did not connect in time")
-	case <-s.ctx.Done():
-	}
-	t.Stop()
-	<-s.ctx.Done()
-	s.pc.Close()
-	s.wg.Wait()
-	s.h.mu.Lock()
-	delete(s.h.sessions, s.id)
-	s.h.mu.Unlock()
-	s.log.Info("whep session ended", "reason", context.Cause(s.ctx).Error())
-	close(s.done)
-}
-
-// waitConnected waits for ICE and DTLS to complete.
-func (s *session) waitConnected() bool {
-	select {
-	case <-s.connected:
-		return true
-	case <-s.ctx.Done():
-		return false
-	}
-}
+// Ended has nothing to release: the workers unsubscribed as they returned.
+func (s *session) Ended() {}
 
 // readRTCP reads the RTCP of one sender (after the interceptors: NACKs are
 // already answered) and turns PLI and FIR into keyframe requests.
 func (s *session) readRTCP(snd *webrtc.RTPSender) {
-	defer s.wg.Done()
 	for {
 		pkts, _, err := snd.ReadRTCP()
 		if err != nil {
@@ -356,13 +189,12 @@ func (s *session) readRTCP(snd *webrtc.RTPSender) {
 // runMain plays the stream's video (and its audio, if Opus) from the
 // moment the peer connects, starting at the GOP cache's newest keyframe.
 func (s *session) runMain() {
-	defer s.wg.Done()
-	if !s.waitConnected() {
+	if !s.WaitConnected() {
 		return
 	}
-	sub, err := s.h.cfg.Hub.Subscribe(s.stream)
+	sub, err := s.h.cfg.Hub.Subscribe(s.Stream())
 	if err != nil {
-		s.end("stream ended")
+		s.End("stream ended")
 		return
 	}
 	defer func() { sub.Close() }()
@@ -378,7 +210,7 @@ func (s *session) runMain() {
 		}
 	}
 	if w.video == nil && w.audio == nil {
-		<-s.ctx.Done()
+		<-s.Context().Done()
 		return
 	}
 	for {
@@ -388,7 +220,7 @@ func (s *session) runMain() {
 			if w.video != nil && now.Sub(w.lastKey) >= s.h.cfg.KeyframeInterval {
 				// Restart from the GOP cache: the newest keyframe and the
 				// frames since, on the compressed clock.
-				nsub, err := s.h.cfg.Hub.Subscribe(s.stream)
+				nsub, err := s.h.cfg.Hub.Subscribe(s.Stream())
 				if err == nil {
 					sub.Close()
 					sub = nsub
@@ -397,10 +229,10 @@ func (s *session) runMain() {
 			}
 		default:
 		}
-		b, err := sub.Next(s.ctx)
+		b, err := sub.Next(s.Context())
 		if err != nil {
 			if errors.Is(err, hub.ErrEnded) {
-				s.end("stream ended")
+				s.End("stream ended")
 			}
 			return
 		}
@@ -409,7 +241,7 @@ func (s *session) runMain() {
 		}
 		for _, p := range b.Packets {
 			if err := w.write(p); err != nil {
-				s.end("write: " + err.Error())
+				s.End("write: " + err.Error())
 				return
 			}
 		}
@@ -488,7 +320,7 @@ func (w *mainWriter) write(p *hub.Packet) error {
 		w.lastKey = now
 		if !w.sentKey {
 			w.sentKey = true
-			w.s.h.recordFirstKeyframe(w.s.h.cfg.Now().Sub(w.s.connectedAt))
+			w.s.h.recordFirstKeyframe(w.s.h.cfg.Now().Sub(w.s.ConnectedAt()))
 		}
 	}
 	return nil
@@ -566,8 +398,7 @@ func (c *audioClock) stamp(pts int64, rate uint32, age time.Duration) (uint32, b
 // runCompanionAudio plays the Opus of the companion stream
 // ({stream}{AudioSuffix}) while it exists, waiting for it otherwise.
 func (s *session) runCompanionAudio() {
-	defer s.wg.Done()
-	if !s.waitConnected() {
+	if !s.WaitConnected() {
 		return
 	}
 	b := s.audio.binding()
@@ -576,7 +407,7 @@ func (s *session) runCompanionAudio() {
 	}
 	snd := &sender{h: s.h, b: b, seq: uint16(rand.Uint32()), first: true}
 	clock := newAudioClock()
-	name := s.stream + s.h.cfg.AudioSuffix
+	name := s.Stream() + s.h.cfg.AudioSuffix
 	tick := time.NewTicker(audioPoll)
 	defer tick.Stop()
 	var pays [][]byte
@@ -586,17 +417,17 @@ func (s *session) runCompanionAudio() {
 			select {
 			case <-tick.C:
 				continue
-			case <-s.ctx.Done():
+			case <-s.Context().Done():
 				return
 			}
 		}
 		clock.skipping = true
 		snd.first = true
 		for {
-			bt, err := sub.Next(s.ctx)
+			bt, err := sub.Next(s.Context())
 			if err != nil {
 				sub.Close()
-				if s.ctx.Err() != nil {
+				if s.Context().Err() != nil {
 					return
 				}
 				break
@@ -616,7 +447,7 @@ func (s *session) runCompanionAudio() {
 				pays = append(pays[:0], p.Frame.Data)
 				if err := snd.write(pays, ts, ntpTime(p.Frame.Wall)); err != nil {
 					sub.Close()
-					s.end("write: " + err.Error())
+					s.End("write: " + err.Error())
 					return
 				}
 			}

@@ -27,11 +27,8 @@
 package whep
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -47,22 +44,24 @@ import (
 
 	"github.com/liveloop/liveloop/hub"
 	"github.com/liveloop/liveloop/webrtcapi"
+	"github.com/liveloop/liveloop/webrtcapi/resource"
 )
 
 // Errors of the handler. Those that reach a client carry a stable code in
-// a JSON body {"error": code, "message": text}:
+// a JSON body {"error": code, "message": text}: the codes of package
+// webrtcapi/resource (400 bad_sdp, 404 session_not_found, 405
+// method_not_allowed, 406 no_compatible_codec, 415 unsupported_media_type,
+// 503 shutting_down, ...) and
 //
-//	400 bad_sdp              the body is not an SDP offer pion accepts
 //	404 not_found            no such stream (or it has no tracks yet)
-//	404 session_not_found    DELETE/PATCH of an unknown session
-//	406 no_compatible_codec  the offer has no codec the stream can be sent in
-//	415 unsupported_media_type  Content-Type is not application/sdp
-//	503 shutting_down        the handler is closing
+//
+// ErrBadSDP, ErrNoCodec and ErrClosed are those of package resource, which
+// WHIP shares.
 var (
-	ErrBadSDP   = errors.New("whep: bad SDP offer")
+	ErrBadSDP   = resource.ErrBadSDP
 	ErrNotFound = errors.New("whep: stream not found")
-	ErrNoCodec  = errors.New("whep: no compatible codec")
-	ErrClosed   = errors.New("whep: closed")
+	ErrNoCodec  = resource.ErrNoCodec
+	ErrClosed   = resource.ErrClosed
 )
 
 // Header extension URIs.
@@ -156,24 +155,18 @@ func (c Config) withDefaults() Config {
 // Config.Prefix: POST {Prefix}/{stream} (the stream name may contain '/'),
 // DELETE and PATCH {Prefix}/session/{id}, and OPTIONS of both.
 type Handler struct {
-	cfg    Config
-	log    *slog.Logger
-	api    *webrtc.API
-	tr     *webrtcapi.Transport
-	ownTr  bool // tr was bound by this handler, which closes it
-	ctx    context.Context
-	cancel context.CancelFunc
+	cfg   Config
+	log   *slog.Logger
+	api   *webrtc.API
+	tr    *webrtcapi.Transport
+	ownTr bool // tr was bound by this handler, which closes it
+	res   *resource.Server
 
-	mu       sync.Mutex
-	sessions map[string]*session
-	closed   bool
-	wg       sync.WaitGroup
-
-	stats counters
+	closeOnce sync.Once
+	stats     counters
 }
 
 type counters struct {
-	total, rejected         atomic.Uint64
 	packets, bytes          atomic.Uint64
 	keyframeRequests, nacks atomic.Uint64
 	catchUps                atomic.Uint64
@@ -181,7 +174,6 @@ type counters struct {
 	firstKeyframeMaxNanos   atomic.Int64
 	firstKeyframeSumNanos   atomic.Int64
 	firstKeyframeCount      atomic.Int64
-	timeouts                atomic.Uint64
 }
 
 // Stats is a snapshot of the handler's counters.
@@ -219,7 +211,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.NACKBuffer&(cfg.NACKBuffer-1) != 0 {
 		return nil, fmt.Errorf("whep: NACKBuffer %d is not a power of two", cfg.NACKBuffer)
 	}
-	h := &Handler{cfg: cfg, log: cfg.Logger, sessions: make(map[string]*session), tr: cfg.Transport}
+	h := &Handler{cfg: cfg, log: cfg.Logger, tr: cfg.Transport}
 	if h.tr == nil {
 		tr, err := webrtcapi.NewTransport(webrtcapi.Config{UDPAddr: cfg.UDPAddr, TCPAddr: cfg.TCPAddr,
 			TCPListener: cfg.TCPListener, PublicIPs: cfg.PublicIPs, Logger: cfg.Logger})
@@ -237,7 +229,15 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	h.api = webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir))
-	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.res, err = resource.New(resource.Config{
+		Name: "whep", Prefix: cfg.Prefix, API: h.api, Accept: h.accept, Logger: cfg.Logger,
+		ConnectTimeout: cfg.ConnectTimeout, Now: cfg.Now,
+		Codes: []resource.Code{{Err: ErrNotFound, Status: http.StatusNotFound, Code: "not_found"}},
+	})
+	if err != nil {
+		h.closeSockets()
+		return nil, fmt.Errorf("whep: %w", err)
+	}
 	return h, nil
 }
 
@@ -263,12 +263,7 @@ func mediaEngine(cfg Config) (*webrtc.MediaEngine, *interceptor.Registry, error)
 			return nil, nil, err
 		}
 	}
-	if err := me.RegisterCodec(webrtc.RTPCodecParameters{
-		RTPCodecCapability: webrtc.RTPCodecCapability{
-			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1",
-		},
-		PayloadType: 111,
-	}, webrtc.RTPCodecTypeAudio); err != nil {
+	if err := webrtcapi.RegisterOpus(me); err != nil {
 		return nil, nil, err
 	}
 	for _, typ := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
@@ -302,13 +297,11 @@ func (h *Handler) UDPAddr() net.Addr { return h.tr.UDPAddr() }
 
 // Stats returns a snapshot of the handler's counters.
 func (h *Handler) Stats() Stats {
-	h.mu.Lock()
-	n := len(h.sessions)
-	h.mu.Unlock()
+	rs := h.res.Stats()
 	st := Stats{
-		Sessions:         n,
-		SessionsTotal:    h.stats.total.Load(),
-		Rejected:         h.stats.rejected.Load(),
+		Sessions:         rs.Sessions,
+		SessionsTotal:    rs.Total,
+		Rejected:         rs.Rejected,
 		PacketsSent:      h.stats.packets.Load(),
 		BytesSent:        h.stats.bytes.Load(),
 		KeyframeRequests: h.stats.keyframeRequests.Load(),
@@ -316,7 +309,7 @@ func (h *Handler) Stats() Stats {
 		CatchUps:         h.stats.catchUps.Load(),
 		FirstKeyframe:    time.Duration(h.stats.firstKeyframeNanos.Load()),
 		FirstKeyframeMax: time.Duration(h.stats.firstKeyframeMaxNanos.Load()),
-		Timeouts:         h.stats.timeouts.Load(),
+		Timeouts:         rs.Timeouts,
 	}
 	if c := h.stats.firstKeyframeCount.Load(); c > 0 {
 		st.FirstKeyframeMean = time.Duration(h.stats.firstKeyframeSumNanos.Load() / c)
@@ -345,156 +338,13 @@ func (h *Handler) recordFirstKeyframe(d time.Duration) {
 // Close ends every session, waits for their goroutines and closes the
 // sockets. ServeHTTP answers 503 afterwards.
 func (h *Handler) Close() error {
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		return nil
-	}
-	h.closed = true
-	h.mu.Unlock()
-	h.cancel()
-	h.wg.Wait()
-	h.closeSockets()
+	h.closeOnce.Do(func() {
+		h.res.Close()
+		h.closeSockets()
+	})
 	return nil
 }
 
-// ServeHTTP routes WHEP requests under Config.Prefix.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	hd := w.Header()
-	hd.Set("Access-Control-Allow-Origin", "*")
-	hd.Set("Access-Control-Expose-Headers", "Location, ETag, Link, Accept-Patch")
-	rest, ok := strings.CutPrefix(r.URL.Path, h.cfg.Prefix+"/")
-	if !ok || rest == "" {
-		h.fail(w, http.StatusNotFound, "not_found", "no stream in the path")
-		return
-	}
-	id, isSession := strings.CutPrefix(rest, "session/")
-	switch r.Method {
-	case http.MethodOptions:
-		hd.Set("Access-Control-Allow-Methods", "POST, PATCH, DELETE, OPTIONS")
-		hd.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, If-Match")
-		hd.Set("Access-Control-Max-Age", "86400")
-		hd.Set("Accept-Post", "application/sdp")
-		w.WriteHeader(http.StatusNoContent)
-	case http.MethodPost:
-		h.offer(w, r, rest)
-	case http.MethodDelete:
-		if !isSession {
-			h.fail(w, http.StatusMethodNotAllowed, "method_not_allowed", "DELETE a session resource")
-			return
-		}
-		h.deleteSession(w, id)
-	case http.MethodPatch:
-		if !isSession {
-			h.fail(w, http.StatusMethodNotAllowed, "method_not_allowed", "PATCH a session resource")
-			return
-		}
-		h.patchSession(w, r, id)
-	default:
-		hd.Set("Allow", "POST, PATCH, DELETE, OPTIONS")
-		h.fail(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not supported")
-	}
-}
-
-type errorBody struct {
-	Error   string `json:"error"`
-	Message string `json:"message"`
-}
-
-// fail writes an error response with a stable code.
-func (h *Handler) fail(w http.ResponseWriter, status int, code, msg string) {
-	if status >= 400 && status < 500 {
-		h.stats.rejected.Add(1)
-	}
-	b, _ := json.Marshal(errorBody{Error: code, Message: msg})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
-}
-
-// failErr maps an error of newSession to a response.
-func (h *Handler) failErr(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, ErrBadSDP):
-		h.fail(w, http.StatusBadRequest, "bad_sdp", err.Error())
-	case errors.Is(err, ErrNotFound):
-		h.fail(w, http.StatusNotFound, "not_found", err.Error())
-	case errors.Is(err, ErrNoCodec):
-		h.fail(w, http.StatusNotAcceptable, "no_compatible_codec", err.Error())
-	case errors.Is(err, ErrClosed):
-		h.fail(w, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
-	default:
-		h.log.Warn("whep: session setup failed", "err", err)
-		h.fail(w, http.StatusInternalServerError, "internal", "session setup failed")
-	}
-}
-
-// maxOffer bounds the size of an SDP offer.
-const maxOffer = 64 << 10
-
-func (h *Handler) offer(w http.ResponseWriter, r *http.Request, stream string) {
-	if ct := r.Header.Get("Content-Type"); !strings.EqualFold(strings.TrimSpace(strings.Split(ct, ";")[0]), "application/sdp") {
-		h.fail(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "the offer must be application/sdp")
-		return
-	}
-	body := http.MaxBytesReader(w, r.Body, maxOffer)
-	offer, err := io.ReadAll(body)
-	if err != nil {
-		h.fail(w, http.StatusBadRequest, "bad_sdp", "reading the offer: "+err.Error())
-		return
-	}
-	s, answer, err := h.newSession(r.Context(), stream, string(offer))
-	if err != nil {
-		h.failErr(w, err)
-		return
-	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/sdp")
-	hd.Set("Location", h.cfg.Prefix+"/session/"+s.id)
-	hd.Set("ETag", `"`+s.id+`"`)
-	hd.Set("Accept-Patch", "application/trickle-ice-sdpfrag")
-	w.WriteHeader(http.StatusCreated)
-	w.Write([]byte(answer))
-}
-
-func (h *Handler) lookup(id string) *session {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.sessions[id]
-}
-
-func (h *Handler) deleteSession(w http.ResponseWriter, id string) {
-	s := h.lookup(id)
-	if s == nil {
-		h.fail(w, http.StatusNotFound, "session_not_found", "no such session")
-		return
-	}
-	s.end("deleted")
-	<-s.done
-	w.WriteHeader(http.StatusOK)
-}
-
-// patchSession takes trickled candidates (RFC 8840 SDP fragments). The
-// answer already holds all of the server's candidates (it gathers at once),
-// so the reply carries none.
-func (h *Handler) patchSession(w http.ResponseWriter, r *http.Request, id string) {
-	s := h.lookup(id)
-	if s == nil {
-		h.fail(w, http.StatusNotFound, "session_not_found", "no such session")
-		return
-	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/trickle-ice-sdpfrag") {
-		h.fail(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "PATCH takes application/trickle-ice-sdpfrag")
-		return
-	}
-	frag, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOffer))
-	if err != nil {
-		h.fail(w, http.StatusBadRequest, "bad_sdp", err.Error())
-		return
-	}
-	if err := webrtcapi.AddTrickleCandidates(s.pc, string(frag)); err != nil {
-		h.fail(w, http.StatusBadRequest, "bad_sdp", "candidate: "+err.Error())
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
+// ServeHTTP routes WHEP requests under Config.Prefix (package
+// webrtcapi/resource serves them).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.res.ServeHTTP(w, r) }

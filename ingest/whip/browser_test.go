@@ -17,6 +17,7 @@ import (
 	"github.com/liveloop/liveloop/hub"
 	"github.com/liveloop/liveloop/ingest/whip"
 	"github.com/liveloop/liveloop/internal/chromium"
+	"github.com/liveloop/liveloop/internal/webrtctest"
 	"github.com/liveloop/liveloop/media"
 	"github.com/liveloop/liveloop/web"
 )
@@ -36,7 +37,7 @@ type pipeline struct {
 
 func newPipeline(t *testing.T, cfg whip.Config) *pipeline {
 	t.Helper()
-	log := testLogger()
+	log := webrtctest.Logger("WHIP_LOG")
 	p := &pipeline{hub: hub.New(hub.Config{}, log, nil)}
 	if cfg.Publish == nil {
 		cfg.Publish = func(s string) (media.Sink, error) {
@@ -186,7 +187,7 @@ func TestChromiumPublishesWHIP(t *testing.T) {
 	if _, err := exec.LookPath("chromium"); err != nil {
 		t.Skip("chromium not installed")
 	}
-	checkLeaks(t)
+	webrtctest.CheckLeaks(t)
 	p := newPipeline(t, whip.Config{})
 
 	browser, cancel, err := chromium.New(context.Background(), chromium.Options{Logf: t.Logf, ExtraFlags: map[string]any{
@@ -209,7 +210,7 @@ func TestChromiumPublishesWHIP(t *testing.T) {
 		t.Fatalf("publish: %+v, %v", res, err)
 	}
 	t.Logf("session resource %s", res.Location)
-	waitFor(t, 20*time.Second, "60 frames from the browser", func() bool {
+	webrtctest.WaitFor(t, 20*time.Second, "60 frames from the browser", func() bool {
 		s := p.sink(0)
 		if s == nil {
 			return false
@@ -233,7 +234,7 @@ func TestChromiumPublishesWHIP(t *testing.T) {
 	if err != nil || !opus {
 		t.Errorf("Chromium MSE does not take Opus in MP4: %v", err)
 	}
-	waitFor(t, 10*time.Second, "decoded Opus audio on the WebSocket path", func() bool {
+	webrtctest.WaitFor(t, 10*time.Second, "decoded Opus audio on the WebSocket path", func() bool {
 		n, err := chromium.Eval[float64](wsTab, `document.querySelector('video').webkitAudioDecodedByteCount`)
 		return err == nil && n > 0
 	})
@@ -251,7 +252,7 @@ func TestChromiumPublishesWHIP(t *testing.T) {
 		t.Fatalf("WHEP play: %d, %v", st, err)
 	}
 	checkPlays(t, whepTab, "WHEP")
-	waitFor(t, 10*time.Second, "Opus packets over WHEP", func() bool {
+	webrtctest.WaitFor(t, 10*time.Second, "Opus packets over WHEP", func() bool {
 		n, err := chromium.Eval[float64](whepTab, `window.audioPackets()`)
 		return err == nil && n > 0
 	})
@@ -267,7 +268,7 @@ func TestChromiumPublishesWHIP(t *testing.T) {
 	if code, err := chromium.Eval[int](ctx, `window.unpublish()`); err != nil || code != http.StatusOK {
 		t.Fatalf("DELETE: %d, %v", code, err)
 	}
-	waitFor(t, 5*time.Second, "the session to end", func() bool { return p.whip.Stats().Sessions == 0 })
+	webrtctest.WaitFor(t, 5*time.Second, "the session to end", func() bool { return p.whip.Stats().Sessions == 0 })
 	if _, _, closed := p.sink(0).snapshot(); !closed {
 		t.Error("the Sink was not closed")
 	}

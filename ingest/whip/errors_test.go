@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/liveloop/liveloop/ingest/whip"
+	"github.com/liveloop/liveloop/internal/webrtctest"
 	"github.com/liveloop/liveloop/media"
 )
 
@@ -25,10 +26,7 @@ func pionOffer(t *testing.T, video webrtc.RTPCodecCapability) string {
 	if err := me.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
 		t.Fatal(err)
 	}
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me)).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := webrtctest.NewPeerConnection(t, me)
 	defer pc.Close()
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
 		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
@@ -48,7 +46,7 @@ var h264Cap = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate
 // TestErrors: every refused offer gets a clear 4xx with a stable code,
 // and leaves no session and no stream behind.
 func TestErrors(t *testing.T) {
-	checkLeaks(t)
+	webrtctest.CheckLeaks(t)
 	p := newPipeline(t, whip.Config{})
 	good := pionOffer(t, h264Cap)
 	vp8 := pionOffer(t, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000})
@@ -73,7 +71,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			resp, body := do(t, c.method, p.url+c.path, c.hdr, c.body)
+			resp, body := webrtctest.Do(t, c.method, p.url+c.path, c.hdr, c.body)
 			var e struct{ Error, Message string }
 			json.Unmarshal([]byte(body), &e)
 			if resp.StatusCode != c.status || e.Error != c.code {
@@ -89,7 +87,7 @@ func TestErrors(t *testing.T) {
 	}
 
 	// CORS preflight.
-	resp, _ := do(t, "OPTIONS", p.url+"/whip/s1", map[string]string{"Origin": "http://elsewhere", "Access-Control-Request-Method": "POST"}, "")
+	resp, _ := webrtctest.Do(t, "OPTIONS", p.url+"/whip/s1", map[string]string{"Origin": "http://elsewhere", "Access-Control-Request-Method": "POST"}, "")
 	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "*" ||
 		resp.Header.Get("Access-Control-Allow-Headers") == "" {
 		t.Errorf("OPTIONS: %d %v", resp.StatusCode, resp.Header)
@@ -99,7 +97,7 @@ func TestErrors(t *testing.T) {
 // TestBusy: a stream the hub refuses is 409 busy, with nothing left
 // behind; a good offer makes a session that DELETE ends, closing its Sink.
 func TestBusy(t *testing.T) {
-	checkLeaks(t)
+	webrtctest.CheckLeaks(t)
 	var busy atomic.Bool
 	busy.Store(true)
 	var p *pipeline
@@ -118,7 +116,7 @@ func TestBusy(t *testing.T) {
 		return rs, nil
 	}})
 	hdr := map[string]string{"Content-Type": "application/sdp", "Authorization": "Bearer anything"}
-	resp, body := do(t, "POST", p.url+"/whip/s2", hdr, pionOffer(t, h264Cap))
+	resp, body := webrtctest.Do(t, "POST", p.url+"/whip/s2", hdr, pionOffer(t, h264Cap))
 	if resp.StatusCode != http.StatusConflict {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
@@ -126,7 +124,7 @@ func TestBusy(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 	busy.Store(false)
-	resp, body = do(t, "POST", p.url+"/whip/s2", hdr, pionOffer(t, h264Cap))
+	resp, body = webrtctest.Do(t, "POST", p.url+"/whip/s2", hdr, pionOffer(t, h264Cap))
 	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Content-Type") != "application/sdp" {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
@@ -139,18 +137,18 @@ func TestBusy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the session to end after a takeover", func() bool { return p.whip.Stats().Sessions == 0 })
+	webrtctest.WaitFor(t, 5*time.Second, "the session to end after a takeover", func() bool { return p.whip.Stats().Sessions == 0 })
 	if _, _, closed := p.sink(0).snapshot(); !closed {
 		t.Error("Sink not closed after takeover")
 	}
 	other.Close()
 
-	resp, body = do(t, "POST", p.url+"/whip/s2", hdr, pionOffer(t, h264Cap))
+	resp, body = webrtctest.Do(t, "POST", p.url+"/whip/s2", hdr, pionOffer(t, h264Cap))
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 	loc := resp.Header.Get("Location")
-	if resp, _ := do(t, "DELETE", p.url+loc, nil, ""); resp.StatusCode != http.StatusOK {
+	if resp, _ := webrtctest.Do(t, "DELETE", p.url+loc, nil, ""); resp.StatusCode != http.StatusOK {
 		t.Fatalf("DELETE: %d", resp.StatusCode)
 	}
 	if st := p.whip.Stats(); st.Sessions != 0 {

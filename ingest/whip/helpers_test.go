@@ -1,25 +1,12 @@
 package whip_test
 
 import (
-	"io"
-	"log/slog"
-	"net/http"
-	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/liveloop/liveloop/media"
 )
-
-func testLogger() *slog.Logger {
-	if os.Getenv("WHIP_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
 
 // recordingSink passes everything to a real Sink and remembers what the
 // ingest wrote, before the hub adjusts it.
@@ -109,71 +96,4 @@ func checkFrames(t *testing.T, s *recordingSink, audio bool) {
 		t.Error("no audio frames")
 	}
 	t.Logf("%d announcements; %d video frames (%d keyframes), %d audio frames", len(tracks), perTrack[0], keys, perTrack[1])
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// do sends a request and returns the response and its body.
-func do(t *testing.T, method, url string, hdr map[string]string, body string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
-}
-
-// checkLeaks fails the test if goroutines of pion or Liveloop outlive it.
-// Register it first, so that it runs after every other cleanup.
-func checkLeaks(t *testing.T) {
-	t.Cleanup(func() {
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			leaked := leakedGoroutines()
-			if len(leaked) == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("%d goroutines leaked:\n%s", len(leaked), strings.Join(leaked, "\n\n"))
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
-}
-
-func leakedGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "leakedGoroutines") || strings.Contains(g, "testing.tRunner") ||
-			strings.Contains(g, "testing.(*T).Run") || strings.Contains(g, "testing.runTests") ||
-			strings.Contains(g, "testing.(*M)") || strings.Contains(g, "testing.runFuzz") {
-			continue
-		}
-		if strings.Contains(g, "github.com/pion/") || strings.Contains(g, "github.com/liveloop/") {
-			out = append(out, g)
-		}
-	}
-	return out
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/liveloop/liveloop/media"
 	"github.com/liveloop/liveloop/media/h264"
+	"github.com/liveloop/liveloop/media/opus"
 )
 
 // ingester turns one session's RTP packets into tracks and frames on a
@@ -167,8 +168,11 @@ func (g *ingester) announce() error {
 		CodecString: sps.CodecString(), ClockRate: 90000, Width: sps.Width, Height: sps.Height,
 	}}
 	if g.hasAudio {
+		// A WebRTC Opus stream is 48 kHz, signalled as stereo (RFC 7587
+		// 7), and has no priming samples to discard: no pre-skip.
+		head := opus.Head{Channels: 2, InputRate: opus.SampleRate}
 		tracks = append(tracks, &media.Track{
-			ID: 2, Kind: media.KindAudio, Codec: media.CodecOpus, Config: opusHead(2), CodecString: "opus",
+			ID: 2, Kind: media.KindAudio, Codec: media.CodecOpus, Config: head.Marshal(), CodecString: "opus",
 			ClockRate: 48000, SampleRate: 48000, Channels: 2,
 		})
 	}
@@ -186,12 +190,12 @@ func (g *ingester) announce() error {
 func (g *ingester) audioFrame(op orderedPacket) error {
 	p := op.pkt
 	dts := g.tl.stamp(&g.tl.audio, p.Timestamp, op.at)
-	n := opusSamples(p.Payload)
-	if g.announced == nil || !g.hasAudio || n == 0 {
+	n, err := opus.PacketSamples(p.Payload)
+	if g.announced == nil || !g.hasAudio || err != nil {
 		g.stats.framesDropped.Add(1)
 		return nil
 	}
-	f := &media.Frame{Track: 1, DTS: dts, PTS: dts, Duration: n, Key: true, Data: bytes.Clone(p.Payload), Wall: op.at}
+	f := &media.Frame{Track: 1, DTS: dts, PTS: dts, Duration: int64(n), Key: true, Data: bytes.Clone(p.Payload), Wall: op.at}
 	g.stats.framesIn.Add(1)
 	return g.sink.WriteFrame(f)
 }

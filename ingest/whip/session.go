@@ -1,12 +1,7 @@
 package whip
 
 import (
-	"context"
-	crand "crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,42 +9,30 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
-	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/liveloop/liveloop/media"
 	"github.com/liveloop/liveloop/webrtcapi"
+	"github.com/liveloop/liveloop/webrtcapi/resource"
 )
 
 // tickInterval is how often a session releases packets whose gaps have
 // waited long enough and considers a keyframe request.
 const tickInterval = 20 * time.Millisecond
 
-// session is one WHIP publisher: a PeerConnection, the goroutines that
-// read its tracks, and the one goroutine (run) that owns the ingester and
-// writes to the Sink. Its context ends it; the supervisor goroutine then
-// closes the PeerConnection, waits for the others, closes the Sink and
-// forgets the session.
+// session is one WHIP publisher: the protocol's side of a
+// resource.Session (which owns the PeerConnection and the life cycle), the
+// goroutines that read its tracks, and the one goroutine (run) that owns
+// the ingester and writes to the Sink, which Ended closes.
 type session struct {
-	h      *Handler
-	id     string
-	stream string
-	log    *slog.Logger
-	pc     *webrtc.PeerConnection
-	sink   media.Sink
-	audio  bool // Opus was negotiated
+	*resource.Session // set by Negotiate
+	h                 *Handler
+	chosen            webrtcapi.OfferedCodec // the H.264 payload type to receive
+	audio             bool                   // Opus was negotiated
+	sink              media.Sink             // set by Start
+	events            chan event
 
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	done   chan struct{} // closed when the session is over and cleaned up
-	wg     sync.WaitGroup
-
-	connectOnce sync.Once
-	connected   chan struct{}
-	events      chan event
-
-	mu                 sync.Mutex // guards closing and the two flags below against onTrack
-	closing            bool
+	mu                 sync.Mutex // guards the two flags below against concurrent onTrack
 	gotVideo, gotAudio bool
 	videoSSRC          atomic.Uint32
 	videoSSRCKnown     atomic.Bool
@@ -61,14 +44,6 @@ type event struct {
 	pkt   *rtp.Packet // an RTP packet, or
 	sr    *rtcp.SenderReport
 	at    time.Time
-}
-
-func (s *session) end(reason string) { s.cancel(errors.New(reason)) }
-
-func newSessionID() string {
-	var b [16]byte
-	crand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // chooseH264 picks the offered H.264 payload type to receive: the first of
@@ -108,110 +83,28 @@ func knownProfile(plid string) bool {
 	return false
 }
 
-func hasOpus(codecs []webrtcapi.OfferedCodec) bool {
-	for _, c := range codecs {
-		if strings.EqualFold(c.Name, "opus") && c.ClockRate == 48000 {
-			return true
-		}
+// accept checks an offer: it must have H.264 video this handler takes;
+// Opus audio is taken if offered.
+func (h *Handler) accept(o *resource.Offer) (resource.Peer, error) {
+	if o.Video == nil {
+		return nil, fmt.Errorf("whip: %w: the offer has no video; Liveloop takes H.264 video with optional Opus audio", ErrNoCodec)
 	}
-	return false
-}
-
-// newSession negotiates a session publishing to stream from an SDP offer
-// and returns it with the SDP answer (holding all of the server's
-// candidates).
-func (h *Handler) newSession(ctx context.Context, stream, offer string) (*session, string, error) {
-	if h.ctx.Err() != nil {
-		return nil, "", ErrClosed
-	}
-	var desc sdp.SessionDescription
-	if err := desc.UnmarshalString(offer); err != nil {
-		return nil, "", fmt.Errorf("%w: %v", ErrBadSDP, err)
-	}
-	var videoMD, audioMD *sdp.MediaDescription
-	for _, md := range desc.MediaDescriptions {
-		switch md.MediaName.Media {
-		case "video":
-			if videoMD == nil {
-				videoMD = md
-			}
-		case "audio":
-			if audioMD == nil {
-				audioMD = md
-			}
-		}
-	}
-	if videoMD == nil {
-		return nil, "", fmt.Errorf("%w: the offer has no video; Liveloop takes H.264 video with optional Opus audio", ErrNoCodec)
-	}
-	chosen, ok := chooseH264(webrtcapi.OfferedCodecs(videoMD))
+	chosen, ok := chooseH264(webrtcapi.OfferedCodecs(o.Video))
 	if !ok {
-		return nil, "", fmt.Errorf("%w: the offer's video has no H.264 payload type (packetization-mode 1 or 0, a Baseline, Main or High profile)", ErrNoCodec)
+		return nil, fmt.Errorf("whip: %w: the offer's video has no H.264 payload type (packetization-mode 1 or 0, a Baseline, Main or High profile)", ErrNoCodec)
 	}
-	audio := audioMD != nil && hasOpus(webrtcapi.OfferedCodecs(audioMD))
-
-	pc, err := h.api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		return nil, "", err
-	}
-	id := newSessionID()
-	sctx, cancel := context.WithCancelCause(h.ctx)
-	s := &session{
-		h: h, id: id, stream: stream, pc: pc, audio: audio,
-		log:       h.log.With("stream", stream, "session", id[:8]),
-		ctx:       sctx,
-		cancel:    cancel,
-		done:      make(chan struct{}),
-		connected: make(chan struct{}),
-		events:    make(chan event, 1024),
-	}
-	answer, err := s.negotiate(ctx, offer, chosen)
-	if err != nil {
-		cancel(err)
-		pc.Close()
-		return nil, "", err
-	}
-	// Open the hub side last, so that a bad offer takes no stream over.
-	sink, err := h.cfg.Publish(stream)
-	if err != nil {
-		cancel(err)
-		pc.Close()
-		return nil, "", fmt.Errorf("%w: %v", ErrBusy, err)
-	}
-	s.sink = sink
-
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		cancel(ErrClosed)
-		pc.Close()
-		sink.Close()
-		return nil, "", ErrClosed
-	}
-	h.sessions[id] = s
-	h.wg.Add(1)
-	h.mu.Unlock()
-	h.stats.total.Add(1)
-	s.wg.Add(1)
-	go s.run()
-	go s.supervise()
-	s.log.Info("whip session started", "codec", chosen.Fmtp, "audio", audio)
-	return s, answer, nil
+	audio := o.Audio != nil && webrtcapi.HasCodec(webrtcapi.OfferedCodecs(o.Audio), "opus", 48000)
+	return &session{h: h, chosen: chosen, audio: audio, events: make(chan event, 1024)}, nil
 }
 
-// negotiate applies the offer and makes the answer: the video section
-// restricted to the chosen H.264 payload type, audio to Opus.
-func (s *session) negotiate(ctx context.Context, offer string, chosen webrtcapi.OfferedCodec) (string, error) {
-	pc := s.pc
+// Negotiate applies the offer: the video section restricted to the chosen
+// H.264 payload type, audio to Opus.
+func (s *session) Negotiate(rs *resource.Session) error {
+	s.Session = rs
+	pc := rs.PeerConnection()
 	pc.OnTrack(s.onTrack)
-	pc.OnConnectionStateChange(s.onState)
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
-	}
-	fb := make([]webrtc.RTCPFeedback, 0, len(chosen.Feedback))
-	for _, f := range chosen.Feedback {
-		typ, param, _ := strings.Cut(f, " ")
-		fb = append(fb, webrtc.RTCPFeedback{Type: typ, Parameter: param})
+	if err := rs.ApplyOffer(); err != nil {
+		return err
 	}
 	video := false
 	for _, tr := range pc.GetTransceivers() {
@@ -219,44 +112,34 @@ func (s *session) negotiate(ctx context.Context, offer string, chosen webrtcapi.
 			continue
 		}
 		video = true
-		if err := tr.SetCodecPreferences([]webrtc.RTPCodecParameters{{
-			RTPCodecCapability: webrtc.RTPCodecCapability{
-				MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: chosen.Fmtp, RTCPFeedback: fb,
-			},
-			PayloadType: webrtc.PayloadType(chosen.PayloadType),
-		}}); err != nil {
-			return "", fmt.Errorf("%w: %v", ErrNoCodec, err)
+		if err := tr.SetCodecPreferences([]webrtc.RTPCodecParameters{s.chosen.Parameters(webrtc.MimeTypeH264)}); err != nil {
+			return fmt.Errorf("whip: %w: %v", ErrNoCodec, err)
 		}
 	}
 	if !video {
-		return "", fmt.Errorf("%w: no video transceiver", ErrNoCodec)
+		return fmt.Errorf("whip: %w: no video transceiver", ErrNoCodec)
 	}
-	answer, err := pc.CreateAnswer(nil)
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(answer); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
-	}
-	select {
-	case <-gathered:
-	case <-ctx.Done():
-		return "", ctx.Err()
-	case <-s.h.ctx.Done():
-		return "", ErrClosed
-	}
-	return pc.LocalDescription().SDP, nil
+	return nil
 }
 
-func (s *session) onState(st webrtc.PeerConnectionState) {
-	switch st {
-	case webrtc.PeerConnectionStateConnected:
-		s.connectOnce.Do(func() { close(s.connected) })
-	case webrtc.PeerConnectionStateFailed:
-		s.end("ICE or DTLS failed")
-	case webrtc.PeerConnectionStateClosed:
-		s.end("peer connection closed")
+// Start opens the hub side, last, so that a bad offer takes no stream
+// over, and starts the goroutine that writes to it.
+func (s *session) Start() error {
+	sink, err := s.h.cfg.Publish(s.Stream())
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBusy, err)
+	}
+	s.sink = sink
+	s.Go(s.run)
+	s.Logger().Info("whip session started", "codec", s.chosen.Fmtp, "audio", s.audio)
+	return nil
+}
+
+// Ended closes the Sink, so the hub keeps the stream's viewers for its
+// grace period.
+func (s *session) Ended() {
+	if s.sink != nil {
+		s.sink.Close()
 	}
 }
 
@@ -269,7 +152,7 @@ func (s *session) onTrack(t *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) {
 		return
 	}
 	s.mu.Lock()
-	if s.closing || (video && s.gotVideo) || (!video && s.gotAudio) {
+	if (video && s.gotVideo) || (!video && s.gotAudio) {
 		s.mu.Unlock()
 		return
 	}
@@ -278,21 +161,20 @@ func (s *session) onTrack(t *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) {
 	} else {
 		s.gotAudio = true
 	}
-	s.wg.Add(2)
 	s.mu.Unlock()
 	if video {
 		s.videoSSRC.Store(uint32(t.SSRC()))
 		s.videoSSRCKnown.Store(true)
 	}
-	go s.readRTP(t, video)
-	go s.readRTCP(rcv, video)
+	s.Go(func() { s.readRTP(t, video) })
+	s.Go(func() { s.readRTCP(rcv, video) })
 }
 
 func (s *session) send(ev event) bool {
 	select {
 	case s.events <- ev:
 		return true
-	case <-s.ctx.Done():
+	case <-s.Context().Done():
 		return false
 	}
 }
@@ -300,7 +182,6 @@ func (s *session) send(ev event) bool {
 // readRTP reads one track's RTP packets (after the interceptors: NACKs
 // and reports are taken care of) and hands them to run.
 func (s *session) readRTP(t *webrtc.TrackRemote, video bool) {
-	defer s.wg.Done()
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
@@ -316,7 +197,6 @@ func (s *session) readRTP(t *webrtc.TrackRemote, video bool) {
 
 // readRTCP reads the RTCP of one receiver and passes on sender reports.
 func (s *session) readRTCP(rcv *webrtc.RTPReceiver, video bool) {
-	defer s.wg.Done()
 	for {
 		pkts, _, err := rcv.ReadRTCP()
 		if err != nil {
@@ -336,17 +216,16 @@ func (s *session) readRTCP(rcv *webrtc.RTPReceiver, video bool) {
 // run owns the ingester: it takes the readers' events in arrival order,
 // writes frames to the Sink and asks for keyframes.
 func (s *session) run() {
-	defer s.wg.Done()
 	g := newIngester(s.sink, s.audio, s.h.cfg, &s.h.stats)
 	tick := time.NewTicker(tickInterval)
 	defer tick.Stop()
 	for {
 		var err error
 		select {
-		case <-s.ctx.Done():
+		case <-s.Context().Done():
 			return
 		case <-s.sink.Done():
-			s.end("the hub ended the publisher (another took the stream over, or shutdown)")
+			s.End("the hub ended the publisher (another took the stream over, or shutdown)")
 			return
 		case ev := <-s.events:
 			switch {
@@ -361,38 +240,14 @@ func (s *session) run() {
 			err = g.tick(now)
 		}
 		if err != nil {
-			s.end("hub: " + err.Error())
+			s.End("hub: " + err.Error())
 			return
 		}
 		if s.videoSSRCKnown.Load() && g.wantKeyframe(s.h.cfg.Now()) {
 			s.h.stats.keyframeRequests.Add(1)
-			if err := s.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: s.videoSSRC.Load()}}); err != nil && s.ctx.Err() == nil {
-				s.log.Debug("whip: PLI not sent", "err", err)
+			if err := s.PeerConnection().WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: s.videoSSRC.Load()}}); err != nil && s.Context().Err() == nil {
+				s.Logger().Debug("whip: PLI not sent", "err", err)
 			}
 		}
 	}
-}
-
-func (s *session) supervise() {
-	defer s.h.wg.Done()
-	t := time.NewTimer(s.h.cfg.ConnectTimeout)
-	select {
-	case <-s.connected:
-	case <-t.C:
-		s.end("peer did not connect in time")
-	case <-s.ctx.Done():
-	}
-	t.Stop()
-	<-s.ctx.Done()
-	s.pc.Close()
-	s.mu.Lock()
-	s.closing = true
-	s.mu.Unlock()
-	s.wg.Wait()
-	s.sink.Close()
-	s.h.mu.Lock()
-	delete(s.h.sessions, s.id)
-	s.h.mu.Unlock()
-	s.log.Info("whip session ended", "reason", context.Cause(s.ctx).Error())
-	close(s.done)
 }

@@ -42,22 +42,3 @@ func TestTimeline(t *testing.T) {
 		t.Errorf("realigned %d after a small skew", tl.realigned)
 	}
 }
-
-func TestOpusSamples(t *testing.T) {
-	for _, c := range []struct {
-		pkt  []byte
-		want int64
-	}{
-		{[]byte{0x78}, 960},        // CELT FB 20 ms (config 15: hybrid 20 ms)
-		{[]byte{0xf8}, 960},        // config 31: CELT 20 ms
-		{[]byte{0x08}, 960},        // SILK NB 20 ms
-		{[]byte{0xf9}, 1920},       // two frames
-		{[]byte{0xfb, 0x03}, 2880}, // code 3, three frames
-		{[]byte{0xfb}, 0},          // code 3 without count
-		{nil, 0},
-	} {
-		if got := opusSamples(c.pkt); got != c.want {
-			t.Errorf("%x: %d, want %d", c.pkt, got, c.want)
-		}
-	}
-}

@@ -29,11 +29,8 @@
 package whip
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -49,27 +46,39 @@ import (
 
 	"github.com/liveloop/liveloop/media"
 	"github.com/liveloop/liveloop/webrtcapi"
+	"github.com/liveloop/liveloop/webrtcapi/resource"
 )
 
 // Errors of the handler. Those that reach a client carry a stable code in
-// a JSON body {"error": code, "message": text}:
+// a JSON body {"error": code, "message": text}: the codes of package
+// webrtcapi/resource (400 bad_sdp, 404 session_not_found, 405
+// method_not_allowed, 406 no_compatible_codec: the offer has no H.264 video
+// this handler takes, 415 unsupported_media_type, 503 shutting_down, ...)
+// and
 //
-//	400 bad_sdp              the body is not an SDP offer pion accepts
 //	401 unauthorized         no bearer token (WWW-Authenticate: Bearer)
 //	403 forbidden            Authorize refused the token for this stream
-//	404 session_not_found    DELETE/PATCH of an unknown session
-//	406 no_compatible_codec  the offer has no H.264 video this handler takes
 //	409 busy                 Publish refused the stream (e.g. it has a publisher)
-//	415 unsupported_media_type  Content-Type is not application/sdp
-//	503 shutting_down        the handler is closing
+//
+// ErrBadSDP, ErrNoCodec and ErrClosed are those of package resource, which
+// WHEP shares.
 var (
-	ErrBadSDP       = errors.New("whip: bad SDP offer")
+	ErrBadSDP       = resource.ErrBadSDP
 	ErrUnauthorized = errors.New("whip: no bearer token")
 	ErrForbidden    = errors.New("whip: publish key refused")
-	ErrNoCodec      = errors.New("whip: no compatible codec")
+	ErrNoCodec      = resource.ErrNoCodec
 	ErrBusy         = errors.New("whip: publish refused")
-	ErrClosed       = errors.New("whip: closed")
+	ErrClosed       = resource.ErrClosed
 )
+
+// codes map the errors of this package to responses.
+var codes = []resource.Code{
+	{Err: ErrUnauthorized, Status: http.StatusUnauthorized, Code: "unauthorized",
+		Message: "an Authorization: Bearer publish key is required",
+		Header:  http.Header{"Www-Authenticate": {`Bearer realm="liveloop"`}}},
+	{Err: ErrForbidden, Status: http.StatusForbidden, Code: "forbidden", Message: "the publish key is not valid for this stream"},
+	{Err: ErrBusy, Status: http.StatusConflict, Code: "busy"},
+}
 
 // Config configures a Handler. Zero values select the documented defaults.
 type Config struct {
@@ -172,24 +181,18 @@ func (c Config) withDefaults() Config {
 // Config.Prefix: POST {Prefix}/{stream} (the stream name may contain '/'),
 // DELETE and PATCH {Prefix}/session/{id}, and OPTIONS of both.
 type Handler struct {
-	cfg    Config
-	log    *slog.Logger
-	api    *webrtc.API
-	tr     *webrtcapi.Transport
-	ownTr  bool
-	ctx    context.Context
-	cancel context.CancelFunc
+	cfg   Config
+	log   *slog.Logger
+	api   *webrtc.API
+	tr    *webrtcapi.Transport
+	ownTr bool
+	res   *resource.Server
 
-	mu       sync.Mutex
-	sessions map[string]*session
-	closed   bool
-	wg       sync.WaitGroup
-
-	stats counters
+	closeOnce sync.Once
+	stats     counters
 }
 
 type counters struct {
-	total, rejected              atomic.Uint64
 	packets, bytes               atomic.Uint64
 	framesIn, framesDropped      atomic.Uint64
 	keyframes, keyframeRequests  atomic.Uint64
@@ -227,7 +230,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, errors.New("whip: Config.Publish is required")
 	}
 	cfg = cfg.withDefaults()
-	h := &Handler{cfg: cfg, log: cfg.Logger, sessions: make(map[string]*session), tr: cfg.Transport}
+	h := &Handler{cfg: cfg, log: cfg.Logger, tr: cfg.Transport}
 	if h.tr == nil {
 		tr, err := webrtcapi.NewTransport(webrtcapi.Config{UDPAddr: cfg.UDPAddr, TCPAddr: cfg.TCPAddr,
 			PublicIPs: cfg.PublicIPs, Logger: cfg.Logger})
@@ -243,7 +246,14 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h.api = webrtc.NewAPI(webrtc.WithSettingEngine(h.tr.SettingEngine()), webrtc.WithMediaEngine(me),
 		webrtc.WithInterceptorRegistry(ir))
-	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.res, err = resource.New(resource.Config{
+		Name: "whip", Prefix: cfg.Prefix, API: h.api, Accept: h.accept, Authorize: h.authorize, Codes: codes,
+		Logger: cfg.Logger, ConnectTimeout: cfg.ConnectTimeout, Now: cfg.Now,
+	})
+	if err != nil {
+		h.closeTransport()
+		return nil, fmt.Errorf("whip: %w", err)
+	}
 	return h, nil
 }
 
@@ -274,12 +284,7 @@ func mediaEngine(cfg Config) (*webrtc.MediaEngine, *interceptor.Registry, error)
 			pt++
 		}
 	}
-	if err := me.RegisterCodec(webrtc.RTPCodecParameters{
-		RTPCodecCapability: webrtc.RTPCodecCapability{
-			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1",
-		},
-		PayloadType: 111,
-	}, webrtc.RTPCodecTypeAudio); err != nil {
+	if err := webrtcapi.RegisterOpus(me); err != nil {
 		return nil, nil, err
 	}
 	ir := &interceptor.Registry{}
@@ -310,12 +315,10 @@ func (h *Handler) UDPAddr() net.Addr { return h.tr.UDPAddr() }
 
 // Stats returns a snapshot of the handler's counters.
 func (h *Handler) Stats() Stats {
-	h.mu.Lock()
-	n := len(h.sessions)
-	h.mu.Unlock()
+	rs := h.res.Stats()
 	c := &h.stats
 	st := Stats{
-		Sessions: n, SessionsTotal: c.total.Load(), Rejected: c.rejected.Load(),
+		Sessions: rs.Sessions, SessionsTotal: rs.Total, Rejected: rs.Rejected,
 		PacketsIn: c.packets.Load(), BytesIn: c.bytes.Load(),
 		FramesIn: c.framesIn.Load(), FramesDropped: c.framesDropped.Load(), Keyframes: c.keyframes.Load(),
 		KeyframeRequests: c.keyframeRequests.Load(), BrokenFrames: c.brokenFrames.Load(),
@@ -331,91 +334,33 @@ func (h *Handler) Stats() Stats {
 // Close ends every session, waits for their goroutines and closes the
 // sockets it bound. ServeHTTP answers 503 afterwards.
 func (h *Handler) Close() error {
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		return nil
-	}
-	h.closed = true
-	h.mu.Unlock()
-	h.cancel()
-	h.wg.Wait()
-	h.closeTransport()
+	h.closeOnce.Do(func() {
+		h.res.Close()
+		h.closeTransport()
+	})
 	return nil
 }
 
-// ServeHTTP routes WHIP requests under Config.Prefix.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	hd := w.Header()
-	// Browsers publish from the studio page on the same origin; other
-	// origins may publish too (the bearer token is the credential, not a
-	// cookie).
-	hd.Set("Access-Control-Allow-Origin", "*")
-	hd.Set("Access-Control-Expose-Headers", "Location, ETag, Link, Accept-Patch")
-	rest, ok := strings.CutPrefix(r.URL.Path, h.cfg.Prefix+"/")
-	if !ok || rest == "" {
-		h.fail(w, http.StatusNotFound, "not_found", "no stream in the path")
-		return
+// ServeHTTP routes WHIP requests under Config.Prefix (package
+// webrtcapi/resource serves them).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.res.ServeHTTP(w, r) }
+
+// authorize checks a POST's bearer token (before its body is read) and
+// returns the stream to publish to.
+func (h *Handler) authorize(r *http.Request, stream string) (string, error) {
+	key := bearer(r)
+	if key == "" {
+		return "", ErrUnauthorized
 	}
-	id, isSession := strings.CutPrefix(rest, "session/")
-	switch {
-	case r.Method == http.MethodOptions:
-		hd.Set("Access-Control-Allow-Methods", "POST, PATCH, DELETE, OPTIONS")
-		hd.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, If-Match")
-		hd.Set("Access-Control-Max-Age", "86400")
-		hd.Set("Accept-Post", "application/sdp")
-		w.WriteHeader(http.StatusNoContent)
-	case r.Method == http.MethodPost && !isSession:
-		h.offer(w, r, rest)
-	case r.Method == http.MethodDelete && isSession:
-		h.deleteSession(w, id)
-	case r.Method == http.MethodPatch && isSession:
-		h.patchSession(w, r, id)
-	default:
-		if isSession {
-			hd.Set("Allow", "PATCH, DELETE, OPTIONS")
-		} else {
-			hd.Set("Allow", "POST, OPTIONS")
+	name, err := h.cfg.Authorize(stream, key)
+	if err != nil {
+		if !errors.Is(err, ErrForbidden) {
+			err = fmt.Errorf("%w: %v", ErrForbidden, err)
 		}
-		h.fail(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not supported here")
+		return "", err
 	}
+	return name, nil
 }
-
-type errorBody struct {
-	Error   string `json:"error"`
-	Message string `json:"message"`
-}
-
-// fail writes an error response with a stable code.
-func (h *Handler) fail(w http.ResponseWriter, status int, code, msg string) {
-	if status >= 400 && status < 500 {
-		h.stats.rejected.Add(1)
-	}
-	b, _ := json.Marshal(errorBody{Error: code, Message: msg})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
-}
-
-// failErr maps an error of newSession to a response.
-func (h *Handler) failErr(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, ErrBadSDP):
-		h.fail(w, http.StatusBadRequest, "bad_sdp", err.Error())
-	case errors.Is(err, ErrNoCodec):
-		h.fail(w, http.StatusNotAcceptable, "no_compatible_codec", err.Error())
-	case errors.Is(err, ErrBusy):
-		h.fail(w, http.StatusConflict, "busy", err.Error())
-	case errors.Is(err, ErrClosed):
-		h.fail(w, http.StatusServiceUnavailable, "shutting_down", "the server is shutting down")
-	default:
-		h.log.Warn("whip: session setup failed", "err", err)
-		h.fail(w, http.StatusInternalServerError, "internal", "session setup failed")
-	}
-}
-
-// maxOffer bounds the size of an SDP offer.
-const maxOffer = 64 << 10
 
 // bearer returns the token of an "Authorization: Bearer" header.
 func bearer(r *http.Request) string {
@@ -424,81 +369,4 @@ func bearer(r *http.Request) string {
 		return ""
 	}
 	return strings.TrimSpace(tok)
-}
-
-func (h *Handler) offer(w http.ResponseWriter, r *http.Request, stream string) {
-	if ct := r.Header.Get("Content-Type"); !strings.EqualFold(strings.TrimSpace(strings.Split(ct, ";")[0]), "application/sdp") {
-		h.fail(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "the offer must be application/sdp")
-		return
-	}
-	key := bearer(r)
-	if key == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="liveloop"`)
-		h.fail(w, http.StatusUnauthorized, "unauthorized", "an Authorization: Bearer publish key is required")
-		return
-	}
-	name, err := h.cfg.Authorize(stream, key)
-	if err != nil {
-		h.fail(w, http.StatusForbidden, "forbidden", "the publish key is not valid for this stream")
-		return
-	}
-	offer, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOffer))
-	if err != nil {
-		h.fail(w, http.StatusBadRequest, "bad_sdp", "reading the offer: "+err.Error())
-		return
-	}
-	s, answer, err := h.newSession(r.Context(), name, string(offer))
-	if err != nil {
-		h.failErr(w, err)
-		return
-	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/sdp")
-	hd.Set("Location", h.cfg.Prefix+"/session/"+s.id)
-	hd.Set("ETag", `"`+s.id+`"`)
-	hd.Set("Accept-Patch", "application/trickle-ice-sdpfrag")
-	w.WriteHeader(http.StatusCreated)
-	w.Write([]byte(answer))
-}
-
-func (h *Handler) lookup(id string) *session {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.sessions[id]
-}
-
-func (h *Handler) deleteSession(w http.ResponseWriter, id string) {
-	s := h.lookup(id)
-	if s == nil {
-		h.fail(w, http.StatusNotFound, "session_not_found", "no such session")
-		return
-	}
-	s.end("deleted")
-	<-s.done
-	w.WriteHeader(http.StatusOK)
-}
-
-// patchSession takes trickled candidates (RFC 8840 SDP fragments). The
-// answer already holds all of the server's candidates, so the reply
-// carries none.
-func (h *Handler) patchSession(w http.ResponseWriter, r *http.Request, id string) {
-	s := h.lookup(id)
-	if s == nil {
-		h.fail(w, http.StatusNotFound, "session_not_found", "no such session")
-		return
-	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/trickle-ice-sdpfrag") {
-		h.fail(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "PATCH takes application/trickle-ice-sdpfrag")
-		return
-	}
-	frag, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOffer))
-	if err != nil {
-		h.fail(w, http.StatusBadRequest, "bad_sdp", err.Error())
-		return
-	}
-	if err := webrtcapi.AddTrickleCandidates(s.pc, string(frag)); err != nil {
-		h.fail(w, http.StatusBadRequest, "bad_sdp", "candidate: "+err.Error())
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
