@@ -5,8 +5,10 @@ import (
 	"time"
 )
 
-// maxBatch bounds the packets one Next call returns.
-const maxBatch = 128
+// MaxBatch bounds the packets one Next call returns. A new subscriber's
+// first batches are the GOP cache; small batches keep what a writer sizes
+// for them (its vectored-write lists) small for the rest of its life.
+const MaxBatch = 32
 
 // Subscriber reads a stream's packets from the shared ring at its own pace.
 // A Subscriber is used by one goroutine.
@@ -134,7 +136,7 @@ func (sub *Subscriber) catchUpLocked() uint64 {
 	defer func() {
 		// Frames may be skipped, cues may not: carry them over.
 		for seq := from; seq < sub.cursor; seq++ {
-			if p := s.atLocked(seq); p != nil && p.Cue != nil && len(sub.cues) < maxBatch {
+			if p := s.atLocked(seq); p != nil && p.Cue != nil && len(sub.cues) < MaxBatch {
 				sub.cues = append(sub.cues, p)
 			}
 		}
@@ -164,7 +166,7 @@ func (sub *Subscriber) collectLocked(now time.Time, audioHold time.Duration) tim
 	sub.cues = sub.cues[:0]
 	lastVideo := -1
 	seq := sub.cursor
-	for seq < s.next && len(sub.buf) < maxBatch {
+	for seq < s.next && len(sub.buf) < MaxBatch {
 		p := s.atLocked(seq)
 		seq++
 		if sub.waitKey && p.Cue == nil {
@@ -181,7 +183,7 @@ func (sub *Subscriber) collectLocked(now time.Time, audioHold time.Duration) tim
 	sub.cursor = seq
 	n := len(sub.buf)
 	held := max(lastVideo+1, carried)
-	if held < n && n < maxBatch && sub.buf[n-1].Tracks.Video >= 0 {
+	if held < n && n < MaxBatch && sub.buf[n-1].Tracks.Video >= 0 {
 		// Trailing audio (and cues) of a stream with video: send them with
 		// the next video frame unless they have waited long enough.
 		if waited := now.Sub(sub.buf[held].Wall()); waited < audioHold {

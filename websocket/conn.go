@@ -178,6 +178,9 @@ func (c *Conn) write(op byte, parts ...[]byte) error {
 	_, err := bufs.WriteTo(c.nc)
 	clear(c.bufs[:cap(c.bufs)])
 	c.bufs = c.bufs[:0]
+	if cap(c.bufs) > maxKeptParts {
+		c.bufs = nil // an unusually long message: do not keep its list
+	}
 	if err != nil {
 		c.closed = true
 		c.nc.Close()
@@ -324,6 +327,10 @@ func maskedCopy(hdr *[MaxHeaderLen]byte, op byte, n int, parts [][]byte) [][]byt
 }
 
 var withoutDeadline time.Time
+
+// maxKeptParts bounds the capacity of the part list a connection keeps
+// between writes.
+const maxKeptParts = 80
 
 // needed returns the full header length announced by a header's first two
 // bytes.

@@ -110,8 +110,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	id := h.sessions.Add(1)
-	v := &viewer{h: h, conn: conn, name: name, log: h.log.With("stream", name, "viewer", id, "remote", conn.RemoteAddr().String())}
+	v := &viewer{h: h, conn: conn, name: name, id: h.sessions.Add(1)}
 	// The viewer runs on a goroutine of its own, owned by the Handler, and
 	// ServeHTTP returns: net/http's per-connection goroutine and its deep
 	// stack are not kept for the life of every viewer.
@@ -136,10 +135,16 @@ type viewer struct {
 	h    *Handler
 	conn *websocket.Conn
 	name string
-	log  *slog.Logger
 
+	id     uint64
 	tracks *hub.TrackSet
 	parts  [][]byte
+}
+
+// logAttrs names the viewer in log lines. (Loggers are not kept per viewer:
+// a viewer's memory is mostly its goroutines' stacks.)
+func (v *viewer) logAttrs(args ...any) []any {
+	return append([]any{"stream", v.name, "viewer", v.id, "remote", v.conn.RemoteAddr().String()}, args...)
 }
 
 type helloMsg struct {
@@ -216,7 +221,7 @@ func (v *viewer) run() {
 	}()
 	defer func() { <-readerDone }()
 
-	v.log.Debug("viewer connected")
+	v.h.log.Debug("viewer connected", v.logAttrs()...)
 	err = v.writeLoop(ctx, sub)
 	switch {
 	case errors.Is(err, hub.ErrEnded):
@@ -228,7 +233,7 @@ func (v *viewer) run() {
 	default:
 		v.conn.Close(websocket.CloseNormal, "")
 	}
-	v.log.Debug("viewer left", "reason", err, "skips", sub.Skips())
+	v.h.log.Debug("viewer left", v.logAttrs("reason", err, "skips", sub.Skips())...)
 }
 
 // writeLoop sends the stream until ctx ends or the stream does. A status
@@ -299,6 +304,9 @@ func (v *viewer) flush() error {
 	err := v.conn.WriteBinary(v.parts...)
 	clear(v.parts)
 	v.parts = v.parts[:0]
+	if cap(v.parts) > 2*hub.MaxBatch+4 {
+		v.parts = nil // do not keep an unusually long list
+	}
 	if err != nil {
 		return err
 	}
