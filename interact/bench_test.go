@@ -15,6 +15,7 @@ func BenchmarkVote(b *testing.B) {
 	var next atomic.Int64
 	b.SetParallelism(128)
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := next.Add(1)
@@ -26,6 +27,7 @@ func BenchmarkVote(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "votes/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/vote")
 	p, err := n.rooms.Poll(ctx(b), "s", id, true)
 	if err != nil {
 		b.Fatal(err)

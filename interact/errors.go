@@ -43,6 +43,11 @@ var (
 	ErrTooLong      = &Error{"too_long", "the text is too long"}
 	ErrUnavailable  = &Error{"unavailable", "the event log is unavailable; retry with the same key"}
 	ErrTimeout      = &Error{"timeout", "the command was not confirmed in time; retry with the same key"}
+	// ErrBusy refuses a command at once, before any log work, when the
+	// room has MaxInFlight commands in flight or they are taking longer
+	// than MaxInFlightAge: the node is at capacity. Nothing was appended;
+	// retry after a short pause (HTTP 503 with Retry-After).
+	ErrBusy         = &Error{"busy", "the room is at capacity; retry shortly with the same key"}
 	ErrTooManyRooms = &Error{"too_many_rooms", "the node serves too many rooms"}
 	ErrClosed       = &Error{"closed", "the node is shutting down"}
 )

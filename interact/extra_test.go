@@ -172,3 +172,50 @@ func TestReviewHook(t *testing.T) {
 		t.Fatalf("reviews by text: %v, want good 2, bad 2 (staff are not reviewed)", calls)
 	}
 }
+
+// TestBusyRefusesAtOnce holds one command in flight (its review hangs)
+// with MaxInFlight 1: the next is refused with ErrBusy at once, nothing is
+// appended for it, and once the first is answered commands pass again.
+func TestBusyRefusesAtOnce(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+		fmt.Fprint(w, `{"allow":true}`)
+	}))
+	defer srv.Close()
+	n := startNode(t, t.TempDir(), func(c *Config) {
+		c.MaxInFlight = 1
+		c.Review = &Review{URL: srv.URL, Timeout: 10 * time.Second}
+	})
+	mustDo(t, n.rooms, host, Command{Type: CmdSlowMode}) // start the room
+	first := make(chan error, 1)
+	go func() {
+		_, err := n.rooms.Do(ctx(t), "s", viewer(1), Command{Type: CmdChatSend, Text: "held", Key: "a"})
+		first <- err
+	}()
+	<-entered
+	t0 := time.Now()
+	_, err := n.rooms.Do(ctx(t), "s", viewer(2), Command{Type: CmdChatSend, Text: "second", Key: "b"})
+	wantErr(t, err, ErrBusy)
+	if d := time.Since(t0); d > time.Second {
+		t.Fatalf("busy refusal took %v", d)
+	}
+	if got := n.rooms.Metrics().Busy; got != 1 {
+		t.Fatalf("busy metric %d, want 1", got)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	// The refused command left no trace: the same key now goes through.
+	mustDo(t, n.rooms, viewer(2), Command{Type: CmdChatSend, Text: "second", Key: "b"})
+	snap, err := n.rooms.Snapshot(ctx(t), "s", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Chat) != 2 {
+		t.Fatalf("chat has %d messages, want 2", len(snap.Chat))
+	}
+}

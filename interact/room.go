@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -33,6 +34,12 @@ type Room struct {
 
 	limiter limiter // chat and reaction rate limits, own mutex
 	react   reactionCounter
+
+	// Admission (see admit): commands taken and not yet answered, and how
+	// long (ns) the last one to reach the log took to be answered.
+	inflight atomic.Int64
+	lastLat  atomic.Int64
+	acks     acker // acknowledgements of asynchronous appends
 
 	// Owned by the room's goroutine.
 	st           *state
@@ -159,6 +166,14 @@ func (r *Room) start(ctx context.Context) error {
 		cc.Stop()
 		return err
 	}
+	r.acks.prefix = r.rs.cfg.NATS.NewInbox() + "."
+	r.acks.wait = map[uint64]chan pubAck{}
+	ackSub, err := r.rs.cfg.NATS.Subscribe(r.acks.prefix+"*", r.acks.onAck)
+	if err != nil {
+		liveSub.Unsubscribe()
+		cc.Stop()
+		return err
+	}
 	r.replaying = r.replayTo > 0
 	r.lastUse = r.rs.now()
 	r.relAfter = r.rs.now()
@@ -167,6 +182,7 @@ func (r *Room) start(ctx context.Context) error {
 		defer r.rs.wg.Done()
 		defer close(r.done)
 		defer liveSub.Unsubscribe()
+		defer ackSub.Unsubscribe()
 		defer cc.Stop()
 		r.run()
 	}()
@@ -357,7 +373,8 @@ func (r *Room) prepare(q prepareReq) prepareResp {
 		return prepareResp{done: &res}
 	}
 	if len(r.waiters) >= r.rs.cfg.MaxWaiters {
-		return prepareResp{err: errf(ErrRateLimited.Code, "the room is busy; retry")}
+		r.rs.metrics.busy.Add(1)
+		return prepareResp{err: ErrBusy}
 	}
 	now := r.rs.now()
 	ev := Event{Cmd: *q.cmd, Key: q.key, Actor: q.actor, At: now, Node: r.rs.cfg.NodeID}

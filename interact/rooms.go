@@ -25,6 +25,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,8 +103,18 @@ type Config struct {
 	// MaxPolls, MaxQuestions, MaxKeys bound a room's state (equal on every
 	// node). Defaults 100, 1000, 100000.
 	MaxPolls, MaxQuestions, MaxKeys int
-	// MaxWaiters bounds commands in flight per room. Default 20000.
+	// MaxWaiters bounds the verdicts a room's goroutine waits for (all
+	// commands, also those of other nodes' retries). Default 20000.
 	MaxWaiters int
+	// MaxInFlight bounds the commands a room has taken and not yet
+	// answered; beyond it a command is refused at once with ErrBusy
+	// instead of queueing behind the log. Default 1024.
+	MaxInFlight int
+	// MaxInFlightAge is admission's bound on delay: while commands take
+	// longer than this to be answered, a room admits no more than an
+	// eighth of MaxInFlight at once (the rest get ErrBusy) until the
+	// backlog clears. Default 1 s.
+	MaxInFlightAge time.Duration
 	// CommandTimeout bounds waiting for a command's verdict. Default 10 s.
 	CommandTimeout time.Duration
 }
@@ -158,6 +169,8 @@ func (c *Config) defaults() {
 	def(&c.MaxQuestions, 1000)
 	def(&c.MaxKeys, 100000)
 	def(&c.MaxWaiters, 20000)
+	def(&c.MaxInFlight, 1024)
+	defD(&c.MaxInFlightAge, time.Second)
 	defD(&c.CommandTimeout, 10*time.Second)
 }
 
@@ -179,7 +192,7 @@ type Rooms struct {
 
 // Metrics counts what the rooms do; read them with Load.
 type Metrics struct {
-	applied, lagged, batches, cuesDropped atomic.Int64
+	applied, lagged, batches, cuesDropped, busy atomic.Int64
 }
 
 // MetricsSnapshot is a reading of Metrics.
@@ -189,6 +202,7 @@ type MetricsSnapshot struct {
 	Batches     int64 // batches flushed to subscribers
 	Lagged      int64 // subscribers cut off for falling behind
 	CuesDropped int64 // cues dropped because the cue queue was full
+	Busy        int64 // commands refused with ErrBusy (admission control)
 }
 
 // Metrics returns the counters.
@@ -199,6 +213,7 @@ func (rs *Rooms) Metrics() MetricsSnapshot {
 	return MetricsSnapshot{
 		Rooms: n, Applied: rs.metrics.applied.Load(), Batches: rs.metrics.batches.Load(),
 		Lagged: rs.metrics.lagged.Load(), CuesDropped: rs.metrics.cuesDropped.Load(),
+		Busy: rs.metrics.busy.Load(),
 	}
 }
 
@@ -383,6 +398,10 @@ func (r *Room) do(ctx context.Context, actor Actor, cmd *Command) (Result, error
 			return Result{}, errf(ErrTooLong.Code, "message is %d characters, at most %d", n, cfg.MaxChatLen)
 		}
 	}
+	if !r.admit() {
+		return Result{}, ErrBusy
+	}
+	defer r.inflight.Add(-1)
 	ctl := ctlCommand(cmd.Type)
 	for attempt := 0; ; attempt++ {
 		reply := make(chan prepareResp, 1)
@@ -417,15 +436,19 @@ func (r *Room) do(ctx context.Context, actor Actor, cmd *Command) (Result, error
 			cancelWait()
 			return Result{}, err
 		}
-		subj := subjAct(r.token)
-		opts := []jetstream.PublishOpt{jetstream.WithMsgID(r.name + "/" + key)}
-		if ctl {
-			subj = subjCtl(r.token)
-			opts = append(opts, jetstream.WithExpectLastSequencePerSubject(p.expect))
+		start := time.Now()
+		if !ctl {
+			res, err := r.appendAct(ctx, key, data, p.wait)
+			if err != nil {
+				cancelWait()
+			}
+			r.lastLat.Store(int64(time.Since(start)))
+			return res, err
 		}
-		ack, err := cfg.JetStream.PublishMsg(ctx, &nats.Msg{Subject: subj, Data: data}, opts...)
+		ack, err := cfg.JetStream.PublishMsg(ctx, &nats.Msg{Subject: subjCtl(r.token), Data: data},
+			jetstream.WithMsgID(r.name+"/"+key), jetstream.WithExpectLastSequencePerSubject(p.expect))
 		var apiErr *jetstream.APIError
-		if ctl && errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
 			// Another node changed the room's rules first: catch up, check again.
 			cancelWait()
@@ -449,12 +472,132 @@ func (r *Room) do(ctx context.Context, actor Actor, cmd *Command) (Result, error
 		}
 		select {
 		case res := <-p.wait:
+			r.lastLat.Store(int64(time.Since(start)))
 			return res, nil
 		case <-ctx.Done():
 			cancelWait()
 			return Result{}, ErrTimeout
 		}
 	}
+}
+
+// appendAct appends a commuting command's event without waiting for the
+// log in between: the publish is asynchronous (see acker; admission bounds
+// the window of unacknowledged appends), and the command is answered when
+// both its own acknowledgement and its verdict (the room applied the
+// event) have come, in either order. An error leaves the caller to cancel
+// its wait.
+func (r *Room) appendAct(ctx context.Context, key string, data []byte, wait chan Result) (Result, error) {
+	id, acked := r.acks.add()
+	msg := &nats.Msg{Subject: subjAct(r.token), Reply: r.acks.prefix + strconv.FormatUint(id, 10), Data: data,
+		Header: nats.Header{jetstream.MsgIDHeader: []string{r.name + "/" + key}}}
+	if err := r.rs.cfg.NATS.PublishMsg(msg); err != nil {
+		r.acks.drop(id)
+		return Result{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	judged := wait
+	var res Result
+	for acked != nil || judged != nil {
+		select {
+		case a := <-acked:
+			acked = nil
+			if a.err != nil {
+				return Result{}, fmt.Errorf("%w: %v", ErrUnavailable, a.err)
+			}
+			if a.dup {
+				// Its original may be applied and its verdict forgotten.
+				_ = r.request(ctx, dupReq{key: key, seq: a.seq})
+			}
+		case res = <-judged:
+			judged = nil
+		case <-ctx.Done():
+			r.acks.drop(id)
+			return Result{}, ErrTimeout
+		}
+	}
+	return res, nil
+}
+
+// acker routes JetStream's acknowledgements of a room's asynchronous
+// appends (replies to the room's own inbox, one token per append) to the
+// commands waiting for them: one subscription per room, no request per
+// append, and the publishers share no lock beyond the connection's.
+type acker struct {
+	prefix string // the room's reply subject prefix, "_INBOX.{nuid}."
+	mu     sync.Mutex
+	next   uint64
+	wait   map[uint64]chan pubAck
+}
+
+// pubAck is JetStream's answer to one append.
+type pubAck struct {
+	seq uint64
+	dup bool
+	err error
+}
+
+func (a *acker) add() (uint64, chan pubAck) {
+	c := make(chan pubAck, 1)
+	a.mu.Lock()
+	a.next++
+	id := a.next
+	a.wait[id] = c
+	a.mu.Unlock()
+	return id, c
+}
+
+func (a *acker) drop(id uint64) {
+	a.mu.Lock()
+	delete(a.wait, id)
+	a.mu.Unlock()
+}
+
+// onAck handles one reply on the room's inbox.
+func (a *acker) onAck(m *nats.Msg) {
+	id, err := strconv.ParseUint(strings.TrimPrefix(m.Subject, a.prefix), 10, 64)
+	if err != nil {
+		return
+	}
+	a.mu.Lock()
+	c := a.wait[id]
+	delete(a.wait, id)
+	a.mu.Unlock()
+	if c == nil {
+		return // timed out
+	}
+	var ack struct {
+		Seq       uint64              `json:"seq"`
+		Duplicate bool                `json:"duplicate"`
+		Error     *jetstream.APIError `json:"error"`
+	}
+	switch {
+	case len(m.Data) == 0 && m.Header.Get("Status") != "":
+		c <- pubAck{err: fmt.Errorf("no answer from JetStream (status %s)", m.Header.Get("Status"))}
+	case json.Unmarshal(m.Data, &ack) != nil:
+		c <- pubAck{err: errors.New("bad JetStream acknowledgement")}
+	case ack.Error != nil:
+		c <- pubAck{err: ack.Error}
+	default:
+		c <- pubAck{seq: ack.Seq, dup: ack.Duplicate}
+	}
+}
+
+// admit takes an in-flight slot for one command, or reports the room busy:
+// MaxInFlight commands are in flight, or commands have lately taken longer
+// than MaxInFlightAge to be answered and more than an eighth of
+// MaxInFlight are in flight. That floor keeps the log's pipeline full, so
+// an overloaded room goes on accepting at its capacity (a plateau) with a
+// bounded delay, instead of queueing until commands time out.
+func (r *Room) admit() bool {
+	cfg := &r.rs.cfg
+	n := r.inflight.Add(1)
+	if n > int64(cfg.MaxInFlight) ||
+		(n > int64(max(cfg.MaxInFlight/8, 1)) && time.Duration(r.lastLat.Load()) > cfg.MaxInFlightAge) {
+		r.inflight.Add(-1)
+		r.rs.metrics.busy.Add(1)
+		return false
+	}
+	return true
 }
 
 // catchUp waits until the room has applied the last event of its ctl

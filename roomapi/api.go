@@ -198,7 +198,7 @@ var statusOf = map[string]int{
 	"bad_request": 400, "too_long": 400, "unauthorized": 401, "forbidden": 403, "banned": 403,
 	"not_found": 404, "conflict": 409, "poll_not_open": 409, "poll_closed": 409, "already_voted": 409,
 	"limit_reached": 409, "too_large": 413, "rejected": 422, "rate_limited": 429, "slow_mode": 429,
-	"unavailable": 503, "too_many_rooms": 503, "closed": 503, "timeout": 504,
+	"unavailable": 503, "busy": 503, "too_many_rooms": 503, "closed": 503, "timeout": 504,
 }
 
 // apiError maps any error to the API's code and message.
@@ -216,7 +216,7 @@ func writeErr(w http.ResponseWriter, err error) {
 	if st == 0 {
 		st = 500
 	}
-	if st == 429 {
+	if st == 429 || e.Code == interact.ErrBusy.Code {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeError(w, st, e.Code, e.Message)

@@ -30,6 +30,11 @@ import (
 // reconnects with ?since=SEQ: it gets the events it missed
 // ({"resumed":true}), or a snapshot if the server no longer has them.
 //
+// A result's error code "busy" means the room is at capacity (admission
+// control: too many commands in flight, or they are answered too slowly);
+// nothing was done, and the client retries after a pause with the same
+// key. Over REST the same refusal is HTTP 503 with Retry-After.
+//
 // Up: commands, the shape of interact.Command, each with "mediaTime" (the
 // media time, in seconds, of the frame on the viewer's screen) and
 // preferably a "key" (idempotency: resending after a reconnect is safe).
