@@ -68,6 +68,8 @@ type Conn struct {
 
 	client bool // masks writes, expects unmasked reads
 
+	deadline time.Time // the write deadline set on nc, guarded by wmu
+
 	wmu    sync.Mutex
 	hdr    [MaxHeaderLen]byte
 	bufs   net.Buffers
@@ -164,16 +166,22 @@ func (c *Conn) write(op byte, parts ...[]byte) error {
 	}
 	if c.client {
 		parts = maskedCopy(&c.hdr, op, n, parts)
+		c.bufs = c.bufs[:0]
 	} else {
-		parts = append([][]byte{AppendHeader(c.hdr[:0], op, n)}, parts...)
+		c.bufs = append(c.bufs[:0], AppendHeader(c.hdr[:0], op, n))
 	}
-	c.bufs = c.bufs[:0]
 	for _, p := range parts {
 		if len(p) > 0 {
 			c.bufs = append(c.bufs, p)
 		}
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.opt.WriteTimeout))
+	// The deadline is refreshed at most once a second: it stays between
+	// WriteTimeout-1s and WriteTimeout ahead, and a write costs no timer
+	// update.
+	if now := time.Now(); c.deadline.Sub(now) < c.opt.WriteTimeout-time.Second {
+		c.deadline = now.Add(c.opt.WriteTimeout)
+		_ = c.nc.SetWriteDeadline(c.deadline)
+	}
 	bufs := c.bufs // WriteTo consumes its receiver
 	_, err := bufs.WriteTo(c.nc)
 	clear(c.bufs[:cap(c.bufs)])
