@@ -2,10 +2,14 @@ package server_test
 
 import (
 	"encoding/json"
+	"io/fs"
 	"math"
 	"net/http"
+	"path"
 	"testing"
 	"time"
+
+	"github.com/liveloop/liveloop/web"
 )
 
 func getJSON(t *testing.T, url string, v any) *http.Response {
@@ -60,5 +64,43 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 	}
 	if doc.OpenAPI == "" {
 		t.Error("no openapi version")
+	}
+}
+
+// TestAssetsAreCacheable: hashed chunks are immutable; other assets carry
+// an ETag and a revalidation answers 304.
+func TestAssetsAreCacheable(t *testing.T) {
+	srv := startServer(t, nil)
+	base := "http://" + srv.HTTPAddr().String() + "/assets/"
+	resp, err := http.Get(base + "player.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	etag := resp.Header.Get("ETag")
+	if resp.StatusCode != http.StatusOK || etag == "" || resp.Header.Get("Cache-Control") != "no-cache" {
+		t.Fatalf("player.js: %s, ETag %q, Cache-Control %q", resp.Status, etag, resp.Header.Get("Cache-Control"))
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"player.js", nil)
+	req.Header.Set("If-None-Match", etag)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("revalidation: %s, want 304", resp.Status)
+	}
+	chunks, _ := fs.Glob(web.Dist, "dist/hls.light-*.js")
+	if len(chunks) == 0 {
+		t.Fatal("no hashed chunk in the build")
+	}
+	resp, err = http.Get(base + path.Base(chunks[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if cc := resp.Header.Get("Cache-Control"); cc != "public, max-age=31536000, immutable" {
+		t.Fatalf("%s: Cache-Control %q, want immutable", chunks[0], cc)
 	}
 }

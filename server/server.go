@@ -271,7 +271,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/hls/", s.hls)
 	mux.Handle("/whep/", s.whep)
 	mux.Handle("/whip/", s.whip)
-	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assets)))
+	mux.Handle("GET /assets/", http.StripPrefix("/assets/", assetHandler(assets)))
 	mux.HandleFunc("GET /watch/{stream...}", page(assets, "watch.html"))
 	mux.HandleFunc("GET /studio/{stream...}", page(assets, "studio.html"))
 	mux.HandleFunc("GET /{$}", page(assets, "index.html"))
