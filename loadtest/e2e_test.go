@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -227,5 +228,72 @@ func TestRunRoom(t *testing.T) {
 	}
 	if f.ChatDeliveriesPerSecond < 20*5 {
 		t.Errorf("chat deliveries %v/s", f.ChatDeliveriesPerSecond)
+	}
+}
+
+// TestRunWHEP runs five WebRTC viewers for about four seconds against a
+// real server in this process, transcoding AAC to Opus with ffmpeg.
+func TestRunWHEP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for several seconds")
+	}
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("needs ffmpeg for the Opus track")
+	}
+	srv, err := server.New(config.Ephemeral(t.TempDir()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(sctx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("server Run: %v", err)
+		}
+		checkNoLoadtestGoroutines(t)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := loadtest.Run(ctx, loadtest.Config{
+		Mode:     loadtest.ModeWHEP,
+		HTTPAddr: srv.HTTPAddr().String(), RTMPAddr: srv.RTMPAddr().String(),
+		ServerPID: os.Getpid(),
+		Viewers:   []int{5},
+		Warmup:    500 * time.Millisecond,
+		Duration:  3 * time.Second,
+		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := rep.Points[0]
+	var sb strings.Builder
+	rep.WriteTable(&sb)
+	t.Log("\n" + sb.String())
+	if p.Connected != 5 || p.Failed != 0 || p.Startup.N != 5 {
+		t.Errorf("connected %d, failed %d (%v), startups %d", p.Connected, p.Failed, p.Errors, p.Startup.N)
+	}
+	// 3 s at 30 fps to each of 5 viewers, give or take the window's edges.
+	if p.Latency.P50 <= 0 || p.Latency.N != p.FramesReceived || p.FramesReceived < 5*80 {
+		t.Errorf("latency %+v for %d frames", p.Latency, p.FramesReceived)
+	}
+	if p.FramesMissing != 0 || p.Loss != 0 || p.Gaps != 0 || p.Unstamped != 0 || p.Reorders != 0 {
+		t.Errorf("missing %d loss %v gaps %d unstamped %d reorders %d", p.FramesMissing, p.Loss, p.Gaps, p.Unstamped, p.Reorders)
+	}
+	f := p.WHEP
+	if f == nil {
+		t.Fatal("no WHEP figures")
+	}
+	if f.FirstKeyframe.N != 5 || f.Connect.N != 5 || f.Answer.N != 5 || f.FirstKeyframe.Max >= p.Startup.Max {
+		t.Errorf("startup %+v, DTLS to keyframe %+v, connect %+v", p.Startup, f.FirstKeyframe, f.Connect)
+	}
+	// Opus in 20 ms packets (the transcoder's), to every viewer.
+	if f.ViewersWithoutAudio != 0 || f.AudioPacketsPerVSec < 40 || f.Malformed != 0 {
+		t.Errorf("%d viewers without audio, %.1f audio packets per viewer-second, %d malformed", f.ViewersWithoutAudio, f.AudioPacketsPerVSec, f.Malformed)
+	}
+	if f.VideoMbpsPerViewer <= 0.5 || p.DeliveredMbpsPerViewer < f.VideoMbpsPerViewer {
+		t.Errorf("video %v Mbit/s per viewer, all %v", f.VideoMbpsPerViewer, p.DeliveredMbpsPerViewer)
 	}
 }

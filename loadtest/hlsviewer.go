@@ -525,6 +525,11 @@ func (t *seqTracker) sample(st *viewerStats, data []byte, recv time.Time) {
 		st.unstamp++
 		return
 	}
+	t.record(st, s, recv)
+}
+
+// record counts one stamped video frame received at recv.
+func (t *seqTracker) record(st *viewerStats, s Stamp, recv time.Time) {
 	st.frames++
 	st.lat.Record(recv.Sub(time.Unix(0, s.SendTime)))
 	switch {

@@ -8,6 +8,9 @@
 //   - hls: LL-HLS viewers that follow the preload hints with blocking
 //     playlist reloads, as hls.js does in low-latency mode, and time each
 //     frame's delivery the same way (hlsviewer.go);
+//   - whep: WebRTC viewers (pion) of /whep/{stream} that receive H.264
+//     and Opus over SRTP, find each frame's stamp in its RTP payloads and
+//     time the arrival of its last packet (whepviewer.go);
 //   - room: viewer-channel clients of the stream's room that vote, chat and
 //     react at given rates while a host runs a poll and stamps chat
 //     messages with their send time (room.go); no video is published.
@@ -66,8 +69,8 @@ type Config struct {
 	// ConnectTimeout bounds each viewer's dial and the wait for every
 	// viewer's first keyframe after the ramp. Default 10 s.
 	ConnectTimeout time.Duration
-	// Mode is the kind of client: ModeWS (the default), ModeHLS or
-	// ModeRoom.
+	// Mode is the kind of client: ModeWS (the default), ModeHLS,
+	// ModeWHEP or ModeRoom.
 	Mode string
 	// The room mode's command rates, per second across all clients: votes
 	// on the host's poll (changeable, so a viewer may vote again), chat
@@ -85,12 +88,18 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock of stamps and receive times. Default time.Now.
 	Now func() time.Time
+
+	// idleSubscribers is the hub's subscriber count with no viewer
+	// connected (the transcoder's), which Run reads before the first
+	// point of the WHEP mode.
+	idleSubscribers float64
 }
 
 // Modes of Config.Mode.
 const (
 	ModeWS   = "ws"
 	ModeHLS  = "hls"
+	ModeWHEP = "whep"
 	ModeRoom = "room"
 )
 
@@ -134,7 +143,7 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	var errs []error
 	switch cfg.Mode {
-	case ModeWS, ModeHLS:
+	case ModeWS, ModeHLS, ModeWHEP:
 		if cfg.HTTPAddr == "" || cfg.RTMPAddr == "" {
 			errs = append(errs, errors.New("server HTTP and RTMP addresses are required"))
 		}
@@ -157,7 +166,7 @@ func (c *Config) withDefaults() (Config, error) {
 			errs = append(errs, fmt.Errorf("mark interval %v: want 10ms to 1m", cfg.MarkInterval))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("mode %q: want %s, %s or %s", cfg.Mode, ModeWS, ModeHLS, ModeRoom))
+		errs = append(errs, fmt.Errorf("mode %q: want %s, %s, %s or %s", cfg.Mode, ModeWS, ModeHLS, ModeWHEP, ModeRoom))
 	}
 	if len(cfg.Viewers) == 0 {
 		errs = append(errs, errors.New("no viewer counts"))
@@ -294,8 +303,9 @@ type Point struct {
 	DeliveredMbpsTotal     float64 `json:"deliveredMbpsTotal"`
 	PublishMbps            float64 `json:"publishMbps"`
 
-	// HLS and Room hold the figures of those modes.
+	// HLS, WHEP and Room hold the figures of those modes.
 	HLS  *HLSFigures  `json:"hls,omitempty"`
+	WHEP *WHEPFigures `json:"whep,omitempty"`
 	Room *RoomFigures `json:"room,omitempty"`
 }
 
@@ -351,6 +361,11 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		// Let the stream fill the GOP cache (and the ring, with Settle)
 		// before the first memory baseline.
 		if err := sleep(ctx, max(cfg.Settle, time.Duration(cfg.Clip.Period)*time.Millisecond/4, time.Second)); err != nil {
+			return rep, publisherErr(pubErr, err)
+		}
+	}
+	if cfg.Mode == ModeWHEP {
+		if err := prepareWHEP(ctx, &cfg); err != nil {
 			return rep, publisherErr(pubErr, err)
 		}
 	}
@@ -447,7 +462,10 @@ func median(xs []int64) int64 {
 func runPoint(ctx context.Context, cfg *Config, pub *Publisher, n int) (*Point, error) {
 	log := cfg.Logger.With("viewers", n, "mode", cfg.Mode)
 	p := &Point{Viewers: n}
-	aud := newAudience(cfg, n)
+	aud, err := newAudience(cfg, n)
+	if err != nil {
+		return nil, err
+	}
 	defer aud.close()
 
 	// Memory baseline: the publisher is streaming, no client is connected.
@@ -604,14 +622,16 @@ func runPoint(ctx context.Context, cfg *Config, pub *Publisher, n int) (*Point, 
 }
 
 // newAudience makes the clients of cfg.Mode for one point of n.
-func newAudience(cfg *Config, n int) audience {
+func newAudience(cfg *Config, n int) (audience, error) {
 	switch cfg.Mode {
 	case ModeHLS:
-		return newHLSAudience(cfg, n)
+		return newHLSAudience(cfg, n), nil
+	case ModeWHEP:
+		return newWHEPAudience(cfg, n)
 	case ModeRoom:
-		return newRoomAudience(cfg, n)
+		return newRoomAudience(cfg, n), nil
 	}
-	return &wsAudience{cfg: cfg, viewers: make([]*viewer, 0, n)}
+	return &wsAudience{cfg: cfg, viewers: make([]*viewer, 0, n)}, nil
 }
 
 // waitMetric waits until the server's /metrics reads zero for the gauge

@@ -18,9 +18,12 @@ type Metrics struct {
 	StackInuse float64 // go_memstats_stack_inuse_bytes
 	Skips      float64 // liveloop_subscriber_skips_total
 	WSViewers  float64 // liveloop_ws_viewers
-	Goroutines float64 // go_goroutines
-	HLSBlocked float64 // liveloop_hls_blocked_requests
-	HLSBytes   float64 // liveloop_hls_bytes_sent_total
+	// Subscribers counts the hub's subscribers of every kind
+	// (liveloop_subscribers): WHEP sessions have no gauge of their own.
+	Subscribers float64
+	Goroutines  float64 // go_goroutines
+	HLSBlocked  float64 // liveloop_hls_blocked_requests
+	HLSBytes    float64 // liveloop_hls_bytes_sent_total
 }
 
 // ScrapeMetrics reads the server's Prometheus text exposition.
@@ -55,6 +58,7 @@ func ParseMetrics(b []byte) Metrics {
 		"go_memstats_stack_inuse_bytes":   &m.StackInuse,
 		"liveloop_subscriber_skips_total": &m.Skips,
 		"liveloop_ws_viewers":             &m.WSViewers,
+		"liveloop_subscribers":            &m.Subscribers,
 		"go_goroutines":                   &m.Goroutines,
 		"liveloop_hls_blocked_requests":   &m.HLSBlocked,
 		"liveloop_hls_bytes_sent_total":   &m.HLSBytes,

@@ -31,6 +31,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 	switch r.Mode {
 	case ModeHLS:
 		return r.writeHLS(w)
+	case ModeWHEP:
+		return r.writeWHEP(w)
 	case ModeRoom:
 		return r.writeRoom(w)
 	}
@@ -137,5 +139,34 @@ func (r *Report) writeRoom(w io.Writer) error {
 	}
 	r.writeFailures(w)
 	_, err := fmt.Fprintln(w, "%/1000 c: server CPU (% of a core) per 1,000 connections; fan-out: the host's marker chat message, send to arrival at each client; marks got/exp: marker arrivals in the window / markers sent × clients; vote ack: send to acknowledged result (durable in JetStream); backlog: commands not sent because the client had 16 unanswered.")
+	return err
+}
+
+func (r *Report) writeWHEP(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, strings.Join([]string{
+		"viewers", "ok", "srv cpu ms/v·s", "srv cpu %", "tool cpu %", "other %",
+		"rss KB/v", "heap KB/v", "lat p50", "p90", "p99", "max ms",
+		"start p50", "p99 ms", "dtls→key p50", "p99 ms", "loss", "gaps", "rtp miss", "late",
+		"video Mbit/s/v", "opus kbit/s/v", "no audio", "",
+	}, "\t"))
+	for _, p := range r.Points {
+		f := p.WHEP
+		if f == nil {
+			f = &WHEPFigures{}
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%.4f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.4f%%\t%d\t%d\t%d\t%.2f\t%.1f\t%d\t\n",
+			p.Viewers, p.Connected, p.ServerCPUPerViewerMS, p.ServerCPUPercent, p.ClientCPUPercent, p.OtherCPUPercent,
+			p.MemPerViewerKB, p.HeapPerViewerKB,
+			p.Latency.P50, p.Latency.P90, p.Latency.P99, p.Latency.Max,
+			p.Startup.P50, p.Startup.P99, f.FirstKeyframe.P50, f.FirstKeyframe.P99,
+			p.Loss*100, p.Gaps, f.PacketsMissing, f.PacketsLate,
+			f.VideoMbpsPerViewer, f.AudioKbpsPerViewer, f.ViewersWithoutAudio)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	r.writeFailures(w)
+	_, err := fmt.Fprintln(w, "srv cpu ms/v·s: server CPU ms per viewer-second; rss/heap KB/v: growth per viewer over the baseline; lat: publisher send to the arrival of each video frame's last RTP packet; start: POST of the offer to the first keyframe; dtls→key: DTLS connected to the first keyframe; loss/gaps: frames missing from the stamps' sequence; rtp miss: RTP sequence gaps before retransmission; late: retransmitted or reordered packets.")
 	return err
 }

@@ -1,7 +1,10 @@
 // Command liveloop-load measures a Liveloop server with one RTMP publisher
-// and N viewers, WebSocket (--mode ws, the default) or LL-HLS (--mode hls):
-// server CPU per viewer-second, memory per viewer, frame delivery latency,
-// startup time and loss, and for LL-HLS requests per second. --mode room
+// and N viewers, WebSocket (--mode ws, the default), LL-HLS (--mode hls) or
+// WebRTC (--mode whep, pion peers that receive H.264 and Opus): server CPU
+// per viewer-second, memory per viewer, frame delivery latency, startup
+// time and loss, for LL-HLS requests per second, and for WHEP the time from
+// DTLS connected to the first keyframe and the RTP figures. The WHEP mode
+// needs the server's transcoder (its default) for Opus. --mode room
 // runs N viewer-channel clients of the stream's room instead, voting,
 // chatting and reacting at given rates while a host runs a poll: event
 // fan-out latency, votes accepted per second, chat deliveries per second.
@@ -11,6 +14,7 @@
 //
 //	liveloop-load --viewers 1,100,500 --duration 20s
 //	liveloop-load --mode hls --viewers 100,1000,5000
+//	liveloop-load --mode whep --viewers 1,50,100,150
 //	liveloop-load --mode room --viewers 1000,10000 --vote-rate 20000 --chat-rate 50 --react-rate 200
 //	liveloop-load --http 127.0.0.1:8080 --rtmp 127.0.0.1:1935 --server-pid 1234 --viewers 200
 //
@@ -63,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		stream    = fs.String("stream", "load", "stream name")
 		clipPath  = fs.String("clip", "", "FLV file (H.264) to loop instead of the built-in demo clip")
 		bitrate   = fs.String("bitrate", "", "the clip's nominal bitrate, only reported")
-		mode      = fs.String("mode", loadtest.ModeWS, "clients: ws (WebSocket viewers), hls (LL-HLS viewers) or room (viewer channels)")
+		mode      = fs.String("mode", loadtest.ModeWS, "clients: ws (WebSocket viewers), hls (LL-HLS viewers), whep (WebRTC viewers) or room (viewer channels)")
 		voteRate  = fs.Float64("vote-rate", 0, "room mode: votes per second, all clients together")
 		chatRate  = fs.Float64("chat-rate", 0, "room mode: chat messages per second, all clients together")
 		reactRate = fs.Float64("react-rate", 0, "room mode: reactions per second, all clients together")
