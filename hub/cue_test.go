@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/liveloop/liveloop/media"
 )
 
 func TestPostCueStampsNewestFrameAndArrivesInOrder(t *testing.T) {
@@ -102,5 +104,24 @@ func TestPostCueErrors(t *testing.T) {
 		if _, err := st.PostCue(c); !errors.Is(err, ErrBadCue) {
 			t.Errorf("PostCue(%.40v) = %v, want ErrBadCue", c, err)
 		}
+	}
+}
+
+// TestCueIsNotHeldForVideo: audio waits for the next video frame; a cue
+// does not (a WebRTC player must have it before its frame is shown).
+func TestCueIsNotHeldForVideo(t *testing.T) {
+	clock := newFakeClock()
+	h := New(Config{AudioHold: time.Hour}, nil, clock)
+	src := newSource(t, h, clock, "s", 10)
+	src.frame()
+	sub, _ := h.Subscribe("s")
+	next(t, sub)
+	must(t, src.p.WriteFrame(&media.Frame{Track: 1, DTS: 1600, PTS: 1600, Key: true, Data: []byte{1}, Wall: clock.Now()}))
+	if _, err := h.Stream("s").PostCue(Cue{Type: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	b := next(t, sub)
+	if len(b.Packets) != 2 || b.Packets[1].Cue == nil {
+		t.Fatalf("got %d packets, want the held audio and the cue at once", len(b.Packets))
 	}
 }

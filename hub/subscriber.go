@@ -183,9 +183,15 @@ func (sub *Subscriber) collectLocked(now time.Time, audioHold time.Duration) tim
 	sub.cursor = seq
 	n := len(sub.buf)
 	held := max(lastVideo+1, carried)
+	for _, p := range sub.buf[held:] {
+		if p.Cue != nil {
+			held = n // a cue goes at once: it must reach players before its frame is shown
+			break
+		}
+	}
 	if held < n && n < MaxBatch && sub.buf[n-1].Tracks.Video >= 0 {
-		// Trailing audio (and cues) of a stream with video: send them with
-		// the next video frame unless they have waited long enough.
+		// Trailing audio of a stream with video: send it with the next
+		// video frame unless it has waited long enough.
 		if waited := now.Sub(sub.buf[held].Wall()); waited < audioHold {
 			sub.cursor = sub.buf[held].Seq
 			sub.buf = sub.buf[:held]

@@ -4,10 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 )
 
 // TestChromiumPlaysLLHLS: ffmpeg publishes over RTMP; Chromium plays the
@@ -91,4 +96,114 @@ func TestChromiumPlaysLLHLS(t *testing.T) {
 	if after < lat/2 || after > lat+1.5 {
 		t.Errorf("cue fired %.2f s after posting, want about the latency %.2f s", after, lat)
 	}
+}
+
+// recordSourceBuffers keeps every SourceBuffer the page makes in
+// window.__sourceBuffers ({type, sb}), so a test can read the
+// timestampOffset hls.js gives them.
+const recordSourceBuffers = `(() => {
+  window.__sourceBuffers = [];
+  const add = MediaSource.prototype.addSourceBuffer;
+  MediaSource.prototype.addSourceBuffer = function (type) {
+    const sb = add.call(this, type);
+    window.__sourceBuffers.push({type, sb});
+    return sb;
+  };
+})();`
+
+// videoTimestampOffset is the timestampOffset of the page's video
+// SourceBuffer.
+const videoTimestampOffset = `(() => {
+  const b = window.__sourceBuffers.filter(b => b.type.includes('avc1'));
+  return b.length ? b[b.length - 1].sb.timestampOffset : null;
+})()`
+
+// TestCueFiresWithItsFrameLLHLS: a cue posted during playback over LL-HLS
+// (an EXT-X-DATERANGE whose START-DATE is the cue's time through the
+// segment's PROGRAM-DATE-TIME) fires in Chromium, with hls.js, on the frame
+// it was stamped on, within one frame.
+//
+// The player's timeline is not the stream's: hls.js plays the fMP4 parts'
+// decode times (the stream's timeline) shifted by the SourceBuffer's
+// timestampOffset (minus its initPTS). So the frame a cue belongs to is at
+// the cue's stream media time plus that offset, read from the page's
+// SourceBuffer: that is the truth the presented frame (rVFC mediaTime) is
+// measured against, independently of the player's own placement of the
+// cue through the playlist's dates (which is logged beside it).
+//
+// As on WebRTC (see TestCueFiresWithItsFrameWebRTC), the error asserted is
+// counted in frames presented, from the first presented at or after the
+// cue's frame, since a frame the browser skips cannot show a cue.
+func TestCueFiresWithItsFrameLLHLS(t *testing.T) {
+	requireTools(t, "ffmpeg")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	srv := startServer(t, nil)
+	ffmpegPublish(t, ctx, "rtmp://"+srv.RTMPAddr().String()+"/live/hlscues", 60, "-tune", "zerolatency")
+	waitLive(t, ctx, srv, "hlscues")
+	tab := newBrowser(t, ctx)
+	if err := chromedp.Do(tab, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: recordSourceBuffers})
+		return err
+	})); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + srv.HTTPAddr().String()
+	got := playOver(t, tab, base+"/watch/hlscues?proto=hls", "hls", 30, 1)
+	if got.Transport != "hls" {
+		t.Fatalf("transport %q, want hls", got.Transport)
+	}
+	if _, err := evalAwait[bool](tab, cueInPage); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evalAwait[bool](tab, fmt.Sprintf(framesInPage, "mediaTime")); err != nil {
+		t.Fatal(err)
+	}
+	const fps = 30.0
+	const eps = 0.0005 // media times are in microseconds, frame times rounded to them
+	worst, worstTime := 0, 0.0
+	for i := range 6 {
+		id, mediaTime := postTestCue(t, base, "hlscues", i)
+		fired := waitFired[firedCue](t, tab, id)
+		if fired.Cue.Type != "test.mark" || string(fired.Cue.Payload) != fmt.Sprintf(`{"n":%d}`, i) {
+			t.Fatalf("fired cue %+v", fired.Cue)
+		}
+		offset, err := evalAwait[*float64](tab, videoTimestampOffset)
+		if err != nil || offset == nil {
+			t.Fatalf("no video SourceBuffer: %v", err)
+		}
+		truth := mediaTime + *offset
+		errTime := math.Abs(fired.FrameTime-truth) * fps
+		worstTime = max(worstTime, errTime)
+		frames, err := evalAwait[[]float64](tab, "window.__frames")
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := -1
+		for j := len(frames) - 1; j >= 0; j-- {
+			if math.Abs(frames[j]-fired.FrameTime) < eps {
+				at = j
+				break
+			}
+		}
+		if at < 0 {
+			t.Fatalf("cue %s fired with frame %.6f, which was not presented", id, fired.FrameTime)
+		}
+		first := at
+		for first > 0 && frames[first-1] >= truth-eps {
+			first--
+		}
+		late := at - first
+		if fired.FrameTime < truth-eps {
+			late = -int(math.Ceil((truth - fired.FrameTime) * fps)) // fired early
+		}
+		worst = max(worst, max(late, -late))
+		t.Logf("cue %s at stream time %.3f = player time %.3f (placed at %.3f: %+.1f ms) fired with frame %.3f (%.2f frames); first frame presented at or after it %.3f, %d frames presented later",
+			id, mediaTime, truth, fired.Cue.MediaTime, (fired.Cue.MediaTime-truth)*1000, fired.FrameTime, errTime, frames[first], late)
+		if late > 1 || late < 0 {
+			t.Errorf("cue fired %d presented frames from its frame, want at most 1 after it", late)
+		}
+		time.Sleep(time.Duration(150+37*i) * time.Millisecond)
+	}
+	t.Logf("ll-hls cues: worst error %d presented frames (%.2f frames of media time)", worst, worstTime)
 }

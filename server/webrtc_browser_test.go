@@ -2,7 +2,11 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,4 +182,154 @@ func deref2(p *string) any {
 		return nil
 	}
 	return *p
+}
+
+// postTestCue posts cue number i ({"type":"test.mark","data":{"n":i}}) to
+// stream and returns its ID and media time (seconds on the stream's
+// timeline).
+func postTestCue(t *testing.T, base, stream string, i int) (string, float64) {
+	t.Helper()
+	resp, err := http.Post(base+"/api/v1/streams/"+stream+"/cues", "application/json",
+		strings.NewReader(fmt.Sprintf(`{"type":"test.mark","data":{"n":%d}}`, i)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var posted struct {
+		ID        string  `json:"id"`
+		MediaTime float64 `json:"mediaTime"`
+	}
+	json.NewDecoder(resp.Body).Decode(&posted)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST cue: %s", resp.Status)
+	}
+	return posted.ID, posted.MediaTime
+}
+
+// waitFired waits until the in-page recorder (cueInPage or a variant) has
+// the cue id, and returns what it recorded.
+func waitFired[T any](t *testing.T, tab context.Context, id string) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 10*time.Second)
+	defer cancel()
+	fired, err := evalAwait[T](ctx, fmt.Sprintf(`(async (id) => {
+  for (;;) {
+    const c = window.__cues.find(c => c.cue.id === id);
+    if (c) return c;
+    await new Promise(r => setTimeout(r, 10));
+  }
+})(%q)`, id))
+	if err != nil {
+		t.Fatalf("cue %s never fired: %v", id, err)
+	}
+	return fired
+}
+
+// cueInPageRTP is cueInPage that also records the presented frame's RTP
+// timestamp (requestVideoFrameCallback metadata, WebRTC only).
+var cueInPageRTP = strings.Replace(cueInPage, "frameTime: meta.mediaTime", "frameTime: meta.mediaTime, rtpTimestamp: meta.rtpTimestamp", 1)
+
+// framesInPage records a field of the requestVideoFrameCallback metadata
+// of every frame presented (rtpTimestamp, mediaTime), in window.__frames.
+const framesInPage = `((field) => {
+  const v = document.querySelector('video');
+  window.__frames = [];
+  const onFrame = (now, meta) => {
+    window.__frames.push(meta[field]);
+    if (window.__frames.length > 4000) window.__frames.splice(0, 1000);
+    v.requestVideoFrameCallback(onFrame);
+  };
+  v.requestVideoFrameCallback(onFrame);
+  return true;
+})(%q)`
+
+type firedRTPCue struct {
+	firedCue
+	RTPTimestamp *float64 `json:"rtpTimestamp"`
+}
+
+// TestCueFiresWithItsFrameWebRTC: a cue posted during playback over WebRTC
+// reaches Chromium on the liveloop-cues data channel and fires on the
+// frame it was stamped on, within one frame. The WebRTC frame clock is the
+// RTP timestamp: the cue's (its mediaTime on the player's frame clock,
+// unwrapped RTP seconds) is compared with that of the frame presented when
+// it fired, both at 90 kHz, so one frame at 30 fps is 3000 ticks.
+//
+// Chromium does not present every frame: after a hiccup in reception it
+// shows the newest and skips those before (requestVideoFrameCallback's
+// presentedFrames jumps), and a cue whose frame is skipped can only fire
+// on the first frame shown after it. So the error asserted is counted in
+// frames presented: from the first frame presented at or after the cue's
+// RTP time to the one it fired with; the error in RTP time is logged.
+func TestCueFiresWithItsFrameWebRTC(t *testing.T) {
+	requireTools(t, "ffmpeg")
+	if cueInPageRTP == cueInPage {
+		t.Fatal("cueInPage changed: no frameTime to add the RTP timestamp to")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	srv := startServer(t, nil)
+	ffmpegPublish(t, ctx, "rtmp://"+srv.RTMPAddr().String()+"/live/rtccues", 60, "-tune", "zerolatency")
+	waitLive(t, ctx, srv, "rtccues")
+	tab := newBrowserWith(t, ctx, map[string]any{"allow-loopback-in-peer-connection": true})
+	base := "http://" + srv.HTTPAddr().String()
+	got := playOver(t, tab, base+"/watch/rtccues?proto=webrtc", "webrtc", 30, 1)
+	if got.Transport != "webrtc" {
+		t.Fatalf("transport %q (fallback %v), want webrtc", got.Transport, deref2(got.FallbackReason))
+	}
+	if _, err := evalAwait[bool](tab, cueInPageRTP); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evalAwait[bool](tab, fmt.Sprintf(framesInPage, "rtpTimestamp")); err != nil {
+		t.Fatal(err)
+	}
+	const ticksPerFrame = 90000 / 30
+	worst, worstRTP := 0, 0.0
+	for i := range 8 {
+		id, mediaTime := postTestCue(t, base, "rtccues", i)
+		fired := waitFired[firedRTPCue](t, tab, id)
+		if fired.Cue.Type != "test.mark" || string(fired.Cue.Payload) != fmt.Sprintf(`{"n":%d}`, i) {
+			t.Fatalf("fired cue %+v", fired.Cue)
+		}
+		if fired.RTPTimestamp == nil || math.IsInf(fired.Cue.MediaTime, 0) {
+			t.Fatalf("cue %s: frame RTP timestamp %v, cue time %v: no RTP time to compare", id, deref(fired.RTPTimestamp), fired.Cue.MediaTime)
+		}
+		cueRTP := uint32(int64(math.Round(fired.Cue.MediaTime * 90000)))
+		firedRTP := uint32(*fired.RTPTimestamp)
+		diff := int32(firedRTP - cueRTP)
+		errRTP := math.Abs(float64(diff)) / ticksPerFrame
+		worstRTP = max(worstRTP, errRTP)
+		frames, err := evalAwait[[]float64](tab, "window.__frames")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The frame it fired with, and the first presented at or after
+		// the cue's time: presented frames from one to the other.
+		at := -1
+		for j := len(frames) - 1; j >= 0; j-- {
+			if uint32(frames[j]) == firedRTP {
+				at = j
+				break
+			}
+		}
+		if at < 0 {
+			t.Fatalf("cue %s fired with frame RTP %d, which was not presented", id, firedRTP)
+		}
+		first := at
+		for first > 0 && int32(uint32(frames[first-1])-cueRTP) >= 0 {
+			first--
+		}
+		late := at - first
+		if diff < 0 {
+			late = -int(math.Ceil(-float64(diff) / ticksPerFrame)) // fired early
+		}
+		worst = max(worst, max(late, -late))
+		t.Logf("cue %s at media time %.3f (RTP %d) fired with frame RTP %d: %+d ticks (%.2f frames); first frame presented at or after it %d, %d frames presented later",
+			id, mediaTime, cueRTP, firedRTP, diff, errRTP, uint32(frames[first]), late)
+		if late > 1 || late < 0 {
+			t.Errorf("cue fired %d presented frames from its frame, want at most 1 after it", late)
+		}
+		time.Sleep(time.Duration(150+37*i) * time.Millisecond)
+	}
+	t.Logf("webrtc cues: worst error %d presented frames (%.2f frames of RTP time)", worst, worstRTP)
 }

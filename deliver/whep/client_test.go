@@ -38,12 +38,16 @@ type whepClient struct {
 	videoFrames, audioPackets atomic.Int64
 	videoAbs, audioAbs        atomic.Int64
 	frames                    []frameInfo // every video frame received
+
+	cueOpen chan struct{} // the cue channel opened, if opts.cues
+	cueMsgs []string      // messages on the cue channel
 }
 
 type clientOpts struct {
 	h264Fmtp []string // fmtp lines of the offered H.264 payload types
 	noAudio  bool
 	noVideo  bool
+	cues     bool // open the cue data channel
 }
 
 func newClient(t *testing.T, o clientOpts) *whepClient {
@@ -86,6 +90,22 @@ func newClient(t *testing.T, o clientOpts) *whepClient {
 	}
 	if !o.noAudio {
 		pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
+	}
+	if o.cues {
+		c.cueOpen = make(chan struct{})
+		dc, err := pc.CreateDataChannel(whep.CueChannel, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dc.OnOpen(func() { close(c.cueOpen) })
+		dc.OnMessage(func(m webrtc.DataChannelMessage) {
+			if !m.IsString {
+				t.Errorf("binary message on the cue channel")
+			}
+			c.mu.Lock()
+			c.cueMsgs = append(c.cueMsgs, string(m.Data))
+			c.mu.Unlock()
+		})
 	}
 	var once sync.Once
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {

@@ -48,6 +48,11 @@ type session struct {
 	// the main subscriber; otherwise a companion stream is looked for.
 	audioFromStream bool
 	keyframe        chan struct{} // PLI or FIR arrived
+
+	// cues, if the offer has a data channel section: the cue channel,
+	// and the Seq of the stream's newest packet when the offer came.
+	cues     *cueChannel
+	cueAfter uint64
 }
 
 // accept checks an offer against its stream and chooses what to send: the
@@ -75,6 +80,9 @@ func (h *Handler) accept(o *resource.Offer) (resource.Peer, error) {
 		}
 	}
 	s := &session{h: h, keyframe: make(chan struct{}, 1), audioFromStream: at != nil && at.Codec == media.CodecOpus}
+	if hasApplication(o.SDP) {
+		s.cues, s.cueAfter = &cueChannel{h: h}, info.Packets
+	}
 	if vt != nil {
 		if vt.Codec != media.CodecH264 {
 			return nil, fmt.Errorf("whep: %w: the stream's video is %s; WHEP sends H.264", ErrNoCodec, vt.Codec)
@@ -113,10 +121,14 @@ func sourceOf(t *media.Track) (sourceH264, error) {
 }
 
 // Negotiate applies the offer: a send-only video transceiver restricted to
-// the chosen H.264 payload type, and a send-only Opus one.
+// the chosen H.264 payload type, a send-only Opus one, and the cue channel
+// if the offer has a data channel section.
 func (s *session) Negotiate(rs *resource.Session) error {
 	s.Session = rs
 	pc := rs.PeerConnection()
+	if s.cues != nil {
+		pc.OnDataChannel(s.cues.accept)
+	}
 	msid := "liveloop"
 	if s.sendVideo {
 		s.video = newRTPTrack(webrtc.RTPCodecTypeVideo, webrtc.MimeTypeH264, "video", msid)
@@ -203,13 +215,16 @@ func (s *session) runMain() {
 	if b := s.video.bindingOrNil(); b != nil {
 		w.video = &sender{h: s.h, b: b, seq: uint16(rand.Uint32()), marker: true}
 	}
+	if s.cues != nil {
+		w.cues = &cueWriter{ch: s.cues, after: s.cueAfter, video: w.video != nil}
+	}
 	if s.audioFromStream && s.audio != nil {
 		if b := s.audio.binding(); b != nil {
 			w.audio = &sender{h: s.h, b: b, seq: uint16(rand.Uint32()), first: true}
 			w.aclock = newAudioClock()
 		}
 	}
-	if w.video == nil && w.audio == nil {
+	if w.video == nil && w.audio == nil && w.cues == nil {
 		<-s.Context().Done()
 		return
 	}
@@ -262,6 +277,7 @@ type mainWriter struct {
 	audio   *sender
 	clock   *videoClock
 	aclock  *audioClock
+	cues    *cueWriter   // nil without a cue channel
 	track   *media.Track // the video track cfg belongs to
 	cfg     *h264.DecoderConfig
 	nalus   [][]byte
@@ -281,7 +297,13 @@ func (w *mainWriter) catchUp() {
 
 func (w *mainWriter) write(p *hub.Packet) error {
 	if p.Frame == nil {
-		return nil // a cue: not carried yet
+		if p.Cue != nil && w.cues != nil {
+			w.cues.cue(p)
+		}
+		return nil
+	}
+	if w.cues != nil && len(w.cues.pending) > 0 {
+		w.cues.flush() // the channel may have opened since
 	}
 	now := w.s.h.cfg.Now()
 	if !p.Video {
@@ -312,9 +334,13 @@ func (w *mainWriter) write(p *hub.Packet) error {
 		return nil // a malformed frame is dropped, not fatal
 	}
 	w.pays, w.scratch = appendH264Payloads(w.pays[:0], w.scratch, w.nalus, w.s.h.cfg.MTU)
-	ts := w.clock.stamp(toTicks(f.PTS, t.ClockRate, 90000), toTicks(f.Duration, t.ClockRate, 90000), now.Sub(f.Wall) > liveAge)
+	pts := toTicks(f.PTS, t.ClockRate, 90000)
+	ts := w.clock.stamp(pts, toTicks(f.Duration, t.ClockRate, 90000), now.Sub(f.Wall) > liveAge)
 	if err := w.video.write(w.pays, uint32(ts), ntpTime(f.Wall)); err != nil {
 		return err
+	}
+	if w.cues != nil {
+		w.cues.frame(pts, ts)
 	}
 	if f.Key {
 		w.lastKey = now

@@ -18,7 +18,8 @@
 // sender reports. PLI and FIR are answered from the GOP cache, since an
 // RTMP publisher cannot be asked for a keyframe. Every packet of a frame's
 // first RTP packet carries abs-capture-time: the frame's ingest wall clock,
-// so a player measures its true latency.
+// so a player measures its true latency. Cues go on a data channel, when
+// the player opens one (see CueChannel).
 //
 // Life cycle: New binds the sockets; ServeHTTP creates sessions; a session
 // ends on DELETE, peer disconnection or ICE failure, the end of its stream,
@@ -170,6 +171,8 @@ type counters struct {
 	packets, bytes          atomic.Uint64
 	keyframeRequests, nacks atomic.Uint64
 	catchUps                atomic.Uint64
+	cuesSent, cuesDropped   atomic.Uint64
+	cueChannelsRefused      atomic.Uint64
 	firstKeyframeNanos      atomic.Int64
 	firstKeyframeMaxNanos   atomic.Int64
 	firstKeyframeSumNanos   atomic.Int64
@@ -196,6 +199,11 @@ type Stats struct {
 	FirstKeyframe, FirstKeyframeMean, FirstKeyframeMax time.Duration
 	// Timeouts counts sessions whose peer never connected.
 	Timeouts uint64
+	// CuesSent counts cue messages sent on cue data channels; CuesDropped
+	// the cues not sent (the channel failed, or too many waited for it to
+	// open). CueChannelsRefused counts channels labelled CueChannel that
+	// were not ordered and reliable.
+	CuesSent, CuesDropped, CueChannelsRefused uint64
 	// UDPAddr is the address of the ICE UDP socket.
 	UDPAddr string
 	// TCPAddr is the address of the ICE-TCP listener, if any.
@@ -310,6 +318,10 @@ func (h *Handler) Stats() Stats {
 		FirstKeyframe:    time.Duration(h.stats.firstKeyframeNanos.Load()),
 		FirstKeyframeMax: time.Duration(h.stats.firstKeyframeMaxNanos.Load()),
 		Timeouts:         rs.Timeouts,
+
+		CuesSent:           h.stats.cuesSent.Load(),
+		CuesDropped:        h.stats.cuesDropped.Load(),
+		CueChannelsRefused: h.stats.cueChannelsRefused.Load(),
 	}
 	if c := h.stats.firstKeyframeCount.Load(); c > 0 {
 		st.FirstKeyframeMean = time.Duration(h.stats.firstKeyframeSumNanos.Load() / c)

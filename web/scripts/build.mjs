@@ -29,11 +29,41 @@ await mkdir(dist, { recursive: true });
 // built on its own, so the only chunks are such dynamic imports (the two
 // builds write the same hls.js chunk, byte for byte).
 const esm = { ...common, format: 'esm', platform: 'browser', splitting: true, outdir: 'dist', chunkNames: '[name]-[hash]' };
-await build({ ...esm, entryPoints: { player: 'src/pages/watch.ts' } });
+// The watch page: player.js is what the first frame needs (the Player and a
+// little page code); the room and the stats overlay's updates are
+// watch-ui-HASH.js, which it imports after the first frame. The two are
+// built apart (the few small modules both use are in both), because in one
+// build esbuild would move those into a chunk that player.js imports
+// statically: fetched only once player.js had arrived and been parsed, a
+// round trip more before the player starts. checkBoot keeps it so.
+const ui = await build({ ...esm, entryPoints: { 'watch-ui': 'src/pages/watch-ui.ts' }, entryNames: '[name]-[hash]', metafile: true });
+const uiFile = Object.keys(ui.metafile.outputs).find((f) => /^dist\/watch-ui-[^/]+\.js$/.test(f));
+const uiChunk = {
+  name: 'watch-ui-chunk',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/watch-ui\.js$/ }, () => ({ path: `./${uiFile.slice('dist/'.length)}`, external: true }));
+  },
+};
+const watch = await build({ ...esm, entryPoints: { player: 'src/pages/watch.ts' }, metafile: true, plugins: [uiChunk] });
+checkBoot(watch.metafile, 'dist/player.js', uiFile);
 await build({ ...esm, entryPoints: { studio: 'src/pages/studio.ts' } });
 await build({ ...esm, entryPoints: { 'liveloop-player': 'src/player/index.ts' } });
 await build({ ...common, entryPoints: ['static/style.css'], outfile: 'dist/style.css', loader: { '.css': 'css' } });
 
 for (const f of (await readdir(join(root, 'static'))).sort()) {
   if (f.endsWith('.html')) await copyFile(join(root, 'static', f), join(dist, f));
+}
+
+/**
+ * Fails the build if the watch page's first module imports anything
+ * statically, holds the room's code, or does not load the room's chunk.
+ */
+function checkBoot(metafile, file, uiFile) {
+  const out = metafile.outputs[file];
+  const eager = out.imports.filter((i) => i.kind === 'import-statement');
+  if (eager.length) throw new Error(`${file} imports ${eager.map((i) => i.path).join(', ')} statically: a request waterfall before the player starts`);
+  const room = Object.keys(out.inputs).filter((p) => p.startsWith('src/room/'));
+  if (room.length) throw new Error(`${file} holds the room's code (${room.join(', ')}): load it after the first frame`);
+  const want = `./${uiFile.slice('dist/'.length)}`;
+  if (!out.imports.some((i) => i.kind === 'dynamic-import' && i.path === want)) throw new Error(`${file} does not import ${want}`);
 }

@@ -1,6 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CUE_CLASS, dateRangeToCue, decodeXData, mediaTimeAt, pdtLatency, wallClockAt, type PdtSegment } from '../src/player/program-date.js';
+import {
+  CUE_CLASS,
+  DATE_PRECISION,
+  dateRangeToCue,
+  decodeXData,
+  mediaTimeAt,
+  pdtLatency,
+  placeDateRange,
+  wallClockAt,
+  type ParsedSegment,
+  type PdtSegment,
+} from '../src/player/program-date.js';
 
 const T0 = Date.parse('2025-06-01T12:00:00.000Z');
 // As in deliver/llhls/testdata/cues.m3u8: 2 s segments, the PDT of each.
@@ -81,4 +92,27 @@ test('decodeXData: base64 UTF-8 JSON, null otherwise', () => {
   assert.deepEqual(decodeXData(b64), { name: 'Zoë ✓', n: [1, 2] });
   assert.equal(decodeXData('%%%'), null);
   assert.equal(decodeXData(Buffer.from('not json').toString('base64')), null);
+});
+
+test('placeDateRange: through the parsed start of the segment the cue falls in, a millisecond early', () => {
+  const dr = { id: 'c1', class: CUE_CLASS, startDate: T0 + 2000 + 433, attr: { 'X-TYPE': 'mark' } };
+  // hls.js thinks segment 2 starts at 12 (the playlist's durations); it starts at 11.99.
+  const parsed: ParsedSegment[] = [
+    { start: 10, duration: 2, programDateTime: T0, parsedStart: 10 },
+    { start: 12, duration: 2, programDateTime: T0 + 2000, parsedStart: 11.99 },
+    { start: 14, duration: 0.4, programDateTime: T0 + 4000 },
+  ];
+  const cue = placeDateRange(dr, parsed);
+  assert.ok(cue);
+  assert.ok(Math.abs(cue.mediaTime - (11.99 + 0.433 - DATE_PRECISION)) < 1e-9, String(cue.mediaTime));
+  assert.equal(cue.type, 'mark');
+  assert.equal(cue.payload, null);
+  // Not parsed yet: wait.
+  assert.equal(placeDateRange(dr, parsed.map((s) => ({ ...s, parsedStart: undefined }))), undefined);
+  // Past the end of the segment being written: its own segment is not listed yet.
+  assert.equal(placeDateRange({ ...dr, startDate: T0 + 4000 + 450 }, [...parsed.slice(0, 2), { ...parsed[2]!, parsedStart: 14 }]), undefined);
+  assert.ok(placeDateRange({ ...dr, startDate: T0 + 4000 + 350 }, [...parsed.slice(0, 2), { ...parsed[2]!, parsedStart: 14 }]));
+  // Before every dated segment: wait; not a cue: null.
+  assert.equal(placeDateRange({ ...dr, startDate: T0 - 10 }, parsed), undefined);
+  assert.equal(placeDateRange({ ...dr, class: 'com.example' }, parsed), null);
 });

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { captureWallMs, NTP_UNIX_OFFSET_MS, readWhepResponse, resolveLocation, RtpUnwrapper, WhepError, whepURL } from '../src/player/whep.js';
 import { parseChannelCue } from '../src/player/webrtc-transport.js';
+import { CueScheduler } from '../src/player/cues.js';
 
 const URL_ = 'http://example.test:8080/whep/cam';
 const SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n';
@@ -95,4 +96,24 @@ test('parseChannelCue: JSON with an RTP timestamp, placed on the frame clock', (
   assert.equal(now?.payload, null);
   assert.equal(parseChannelCue('not json', () => 0), undefined);
   assert.equal(parseChannelCue('{"type":"no id"}', () => 0), undefined);
+});
+
+test('channel cues fire at the first frame whose RTP timestamp is not earlier, across the 32-bit wrap', () => {
+  const rtp = new RtpUnwrapper();
+  const frameTime = (ts: number) => rtp.unwrap(ts) / 90000;
+  const cues = new CueScheduler();
+  // Frames 3000 ticks apart, the clock wrapping between the second and third.
+  const frames = [0xffff_e000, 0xffff_fbb8 >>> 0, (0xffff_fbb8 + 3000) >>> 0, (0xffff_fbb8 + 6000) >>> 0];
+  assert.equal(frameTime(frames[0]!), 0xffff_e000 / 90000);
+  // A cue stamped on the third frame (after the wrap), one between the
+  // third and the fourth, and one on the first.
+  for (const [id, ts] of [['c3', frames[2]!], ['c3.5', (frames[2]! + 30) >>> 0], ['c1', frames[0]!]] as const) {
+    const c = parseChannelCue(JSON.stringify({ id, type: 't', payload: null, mediaTime: 1, rtpTimestamp: ts }), frameTime);
+    assert.ok(c);
+    cues.add(c);
+  }
+  assert.deepEqual(cues.due(frameTime(frames[0]!)).map((c) => c.id), ['c1']);
+  assert.deepEqual(cues.due(frameTime(frames[1]!)).map((c) => c.id), []);
+  assert.deepEqual(cues.due(frameTime(frames[2]!)).map((c) => c.id), ['c3']);
+  assert.deepEqual(cues.due(frameTime(frames[3]!)).map((c) => c.id), ['c3.5']);
 });

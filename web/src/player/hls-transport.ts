@@ -10,11 +10,19 @@
  * maxLiveSyncPlaybackRate, to get back there after a stall. The ingest wall
  * clock of the frame on screen is its segment's EXT-X-PROGRAM-DATE-TIME plus
  * the time into the segment; cues are the playlist's EXT-X-DATERANGE tags
- * of class urn:liveloop:cue, placed on the media timeline through the PDT.
+ * of class urn:liveloop:cue, placed on the media timeline through the PDT
+ * of the segment they fall in, from that segment's true start once hls.js
+ * has parsed its first part (LEVEL_PTS_UPDATED: the presentation time of
+ * its first frame), not from the playlist's durations, which hls.js starts
+ * from and which can be tens of milliseconds off: so the player fires each
+ * on the frame it was stamped on (requestVideoFrameCallback's mediaTime).
+ * A cue whose segment hls.js will not parse (it is behind where playback
+ * started) or that waits longer than cueWaitMs is placed through the
+ * playlist's times instead.
  */
 import type { HlsConfig, default as HlsType, LevelDetails } from 'hls.js';
 import { BitrateMeter } from './bitrate.js';
-import { dateRangeToCue, wallClockAt, type PdtSegment } from './program-date.js';
+import { dateRangeToCue, placeDateRange, wallClockAt, type DateRangeLike, type ParsedSegment } from './program-date.js';
 import { toRanges } from './timeline.js';
 import type { CloseInfo, ElementTransport, ElementTransportListener, FrameMetadata } from './transport.js';
 
@@ -31,7 +39,12 @@ export interface HlsTransportOptions {
   now?: () => number;
   /** Loads hls.js (for tests). Default a dynamic import of hls.js's light build. */
   load?: () => Promise<typeof HlsType>;
+  /** Longest wait to place a cue exactly before placing it through the playlist's times, ms. Default 5000. */
+  cueWaitMs?: number;
 }
+
+/** Cues that wait to be placed, at most; the oldest are placed first. */
+const MAX_WAITING_CUES = 256;
 
 /** The playlist URL of a stream: {base}/hls/{stream}/index.m3u8. */
 export function hlsURL(baseURL: string, stream: string): string {
@@ -128,14 +141,30 @@ export class HlsTransport implements ElementTransport {
     return r ? Math.max(0, r[1] - v.currentTime) : 0;
   }
 
-  private segments(): PdtSegment[] {
+  /** The playlist's segments, with the parsed start of those hls.js has parsed. */
+  private segments(): (ParsedSegment & { sn: number })[] {
     const d = this.details;
     if (!d) return [];
-    const segs: PdtSegment[] = d.fragments.map((f) => ({ start: f.start, duration: f.duration, programDateTime: f.programDateTime }));
+    const segs = d.fragments.map((f) => ({
+      sn: f.sn,
+      start: f.start,
+      duration: f.duration,
+      programDateTime: f.programDateTime,
+      parsedStart: this.parsedStarts.get(f.sn),
+    }));
     // The segment being written (only its parts are listed yet).
-    const hint = d.partList?.[d.partList.length - 1]?.fragment;
+    const parts = d.partList ?? [];
+    const hint = parts[parts.length - 1]?.fragment;
     if (hint && hint.programDateTime !== null && (!segs.length || hint.start > segs[segs.length - 1]!.start)) {
-      segs.push({ start: hint.start, duration: hint.duration, programDateTime: hint.programDateTime });
+      let listed = 0;
+      for (const p of parts) if (p.fragment.sn === hint.sn) listed += p.duration;
+      segs.push({
+        sn: hint.sn,
+        start: hint.start,
+        duration: listed || hint.duration,
+        programDateTime: hint.programDateTime,
+        parsedStart: this.parsedStarts.get(hint.sn),
+      });
     }
     return segs;
   }
@@ -164,6 +193,27 @@ export class HlsTransport implements ElementTransport {
         this.listener.onOpen();
       }
       this.collectCues(data.details);
+    });
+    hls.on(E.LEVEL_PTS_UPDATED, (_e, data) => {
+      if (this.closed || typeof data.frag.sn !== 'number') return;
+      const sn = data.frag.sn;
+      const video = data.type.includes('video');
+      // A segment's first part, or the whole segment, starts it; a later
+      // part (where playback began mid-segment) gives it by the listed
+      // durations of the parts before it.
+      const first = !data.part || data.part.index === 0;
+      const start = first ? data.start : data.start - (data.part!.start - data.frag.start);
+      const known = this.parsedStarts.get(sn);
+      if (known === undefined || (first && (video || !this.parsedFirst.has(sn)))) {
+        this.parsedStarts.set(sn, start);
+        if (first) this.parsedFirst.add(sn);
+      }
+      if (this.parsedStarts.size > 64) {
+        const oldest = this.parsedStarts.keys().next().value!;
+        this.parsedStarts.delete(oldest);
+        this.parsedFirst.delete(oldest);
+      }
+      this.placeCues();
     });
     hls.on(E.FRAG_LOADED, (_e, data) => {
       if (!this.closed) this.meter.add(this.now(), data.payload?.byteLength ?? data.frag.stats.loaded);
@@ -214,19 +264,65 @@ export class HlsTransport implements ElementTransport {
   };
 
   private readonly seenCues = new Set<string>();
+  /** Date ranges seen and not placed yet, by ID, with when they were seen. */
+  private readonly waitingCues = new Map<string, { dr: DateRangeLike; since: number }>();
+  /** The start on the media timeline of the segments hls.js has parsed, by media sequence number. */
+  private readonly parsedStarts = new Map<number, number>();
+  private readonly parsedFirst = new Set<number>();
 
   private collectCues(details: LevelDetails): void {
     const ranges = details.dateRanges;
     if (!ranges) return;
-    const segs = this.segments();
     for (const id of Object.keys(ranges)) {
       const dr = ranges[id];
       if (!dr || this.seenCues.has(id)) continue;
-      const cue = dateRangeToCue({ id: dr.id, class: dr.class, startDate: dr.startDate.getTime(), attr: dr.attr as Record<string, unknown> }, segs);
-      if (!cue) continue;
       this.seenCues.add(id);
-      this.listener.onCue(cue);
+      if (this.waitingCues.size >= MAX_WAITING_CUES) this.placeCue(this.waitingCues.keys().next().value!, true);
+      this.waitingCues.set(id, {
+        dr: { id: dr.id, class: dr.class, startDate: dr.startDate.getTime(), attr: dr.attr as Record<string, unknown> },
+        since: this.now(),
+      });
     }
+    this.placeCues();
+  }
+
+  /** Places the waiting cues that can be, and emits them. */
+  private placeCues(): void {
+    if (this.waitingCues.size === 0) return;
+    const segs = this.segments();
+    // hls.js loads forward from where playback started: a segment before
+    // the first one it parsed never will be.
+    const firstParsed = segs.findIndex((s) => s.parsedStart !== undefined);
+    const wait = this.opts.cueWaitMs ?? 5000;
+    const now = this.now();
+    for (const [id, w] of [...this.waitingCues]) {
+      const placed = placeDateRange(w.dr, segs);
+      if (placed === null) {
+        this.waitingCues.delete(id);
+        continue;
+      }
+      if (placed) {
+        this.waitingCues.delete(id);
+        this.listener.onCue(placed);
+        continue;
+      }
+      let seg = -1;
+      segs.forEach((s, i) => {
+        if (typeof s.programDateTime === 'number' && s.programDateTime <= w.dr.startDate) seg = i;
+      });
+      const behind = firstParsed >= 0 && seg >= 0 && seg < firstParsed;
+      if (behind || now - w.since >= wait) this.placeCue(id, false);
+    }
+  }
+
+  /** Places a waiting cue through the playlist's times (or drops it: force and no date to place it by). */
+  private placeCue(id: string, force: boolean): void {
+    const w = this.waitingCues.get(id);
+    if (!w) return;
+    const cue = dateRangeToCue(w.dr, this.segments());
+    if (!cue && !force) return;
+    this.waitingCues.delete(id);
+    if (cue) this.listener.onCue(cue);
   }
 
   private finish(info: CloseInfo): void {

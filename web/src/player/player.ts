@@ -80,7 +80,7 @@ export interface PlayerOptions {
     iceServers?: RTCIceServer[];
     /** Longest wait for ICE gathering before offering, ms. Default 1000. */
     gatherTimeoutMs?: number;
-    /** Offer a data channel for cues (`liveloop-cues`). Default false (the server sends none yet). */
+    /** Offer a data channel for cues (`liveloop-cues`). Default true; without it WebRTC viewers get no cues. */
     cueChannel?: boolean;
   };
   /** LL-HLS settings. */

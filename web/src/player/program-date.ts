@@ -5,6 +5,14 @@
  * and cues from EXT-X-DATERANGE tags of class urn:liveloop:cue (X-TYPE the
  * cue's type, X-DATA its payload as base64 JSON), placed on the media
  * timeline through the same mapping.
+ *
+ * deliver/llhls dates a cue through the segment it falls in: START-DATE is
+ * that segment's PDT plus the cue's time into it. A player's own idea of
+ * where a segment starts (hls.js: the playlist's durations, until it has
+ * parsed the segment) can be off by tens of milliseconds, and a PDT
+ * extrapolated over a segment not yet listed by the ingest clock's jitter;
+ * placeDateRange therefore places a cue only through the segment that
+ * holds it, once the player knows that segment's true start.
  */
 import type { Cue } from './cues.js';
 
@@ -84,11 +92,54 @@ export function dateRangeToCue(dr: DateRangeLike, segments: readonly PdtSegment[
   if (dr.class !== CUE_CLASS || !dr.id) return undefined;
   const mediaTime = mediaTimeAt(segments, dr.startDate);
   if (mediaTime === undefined) return undefined;
+  const c = cueOf(dr);
+  return { id: c.id, mediaTime, type: c.type, payload: c.payload };
+}
+
+/**
+ * PDT and START-DATE have millisecond precision: the frame a cue was
+ * stamped on may be up to a millisecond before where its dates put it, so
+ * placeDateRange places cues this much earlier (seconds). Frames are tens of
+ * milliseconds apart: no earlier frame comes that close.
+ */
+export const DATE_PRECISION = 0.001;
+
+/** A segment for placeDateRange: a PdtSegment with what the player has parsed of it. */
+export interface ParsedSegment extends PdtSegment {
+  /** Its true start on the media timeline (its first frame's presentation time), once the player has parsed it. */
+  parsedStart?: number | undefined;
+}
+
+/**
+ * The cue of a DATERANGE of class urn:liveloop:cue placed exactly: at the
+ * parsed start of the segment it falls in (the last dated segment whose PDT
+ * is at or before START-DATE) plus START-DATE minus that PDT. null when it
+ * is not a cue; undefined when it cannot be placed yet: no dated segment at
+ * or before it, its segment not parsed yet, or it lies past the end of the
+ * last segment listed (its own segment is not listed yet). Segments are in
+ * playlist order; the last may be the one being written (its duration that
+ * of its parts listed so far).
+ */
+export function placeDateRange(dr: DateRangeLike, segments: readonly ParsedSegment[]): Cue | null | undefined {
+  if (dr.class !== CUE_CLASS || !dr.id || !Number.isFinite(dr.startDate)) return null;
+  let at = -1;
+  for (let i = 0; i < segments.length; i++) {
+    const s = segments[i]!;
+    if (isDated(s) && s.programDateTime! <= dr.startDate) at = i;
+  }
+  if (at < 0) return undefined;
+  const seg = segments[at]!;
+  const into = (dr.startDate - seg.programDateTime!) / 1000;
+  if (at === segments.length - 1 && into >= seg.duration) return undefined;
+  if (seg.parsedStart === undefined || !Number.isFinite(seg.parsedStart)) return undefined;
+  return { ...cueOf(dr), mediaTime: seg.parsedStart + into - DATE_PRECISION };
+}
+
+function cueOf(dr: DateRangeLike): Omit<Cue, 'mediaTime'> {
   const type = dr.attr['X-TYPE'];
   const data = dr.attr['X-DATA'];
   return {
     id: dr.id,
-    mediaTime,
     type: typeof type === 'string' ? type : '',
     payload: typeof data === 'string' ? decodeXData(data) : null,
   };

@@ -8,10 +8,13 @@
  *
  * The ingest wall clock of the frame on screen comes from abs-capture-time,
  * as RTCRtpReceiver.getSynchronizationSources() reports it; the bitrate and
- * round trip from getStats(), polled once a second. Cues arrive, when the
- * server sends them, on a data channel labelled `liveloop-cues` as JSON
- * {"id","type","payload","mediaTime","rtpTimestamp"}; they fire at the frame
- * with that RTP timestamp (requestVideoFrameCallback's rtpTimestamp).
+ * round trip from getStats(), polled once a second. Cues arrive on a data
+ * channel labelled `liveloop-cues` (ordered, reliable) that the offer opens,
+ * as JSON {"id","type","payload","mediaTime","rtpTimestamp"}: rtpTimestamp
+ * is the cue's time on the video RTP clock, and the player fires the cue at
+ * the first frame presented whose RTP timestamp (requestVideoFrameCallback's
+ * rtpTimestamp) is not earlier; both are unwrapped by one RtpUnwrapper, so
+ * the 32-bit wrap does not matter.
  */
 import { BitrateMeter } from './bitrate.js';
 import type { Cue } from './cues.js';
@@ -39,7 +42,7 @@ export interface WebRtcTransportOptions {
   requestTimeoutMs?: number;
   /**
    * Offer a data channel (an SCTP association) so that the server can send
-   * cues on `liveloop-cues`. Default false: the server sends none yet.
+   * cues on `liveloop-cues`. Default true; without it no cue arrives.
    */
   cueChannel?: boolean;
   /** Monotonic clock, ms. Default performance.now(). */
@@ -145,7 +148,7 @@ export class WebRtcTransport implements ElementTransport {
         }
       }
     }
-    if (this.opts.cueChannel) this.watchChannel(pc.createDataChannel(CUE_CHANNEL));
+    if (this.opts.cueChannel ?? true) this.watchChannel(pc.createDataChannel(CUE_CHANNEL, { ordered: true }));
     pc.ondatachannel = (e) => {
       if (e.channel.label === CUE_CHANNEL) this.watchChannel(e.channel);
     };
