@@ -63,6 +63,8 @@ func (ts *TrackSet) Cached(slot int, make func(*TrackSet) ([]byte, error)) ([]by
 const (
 	// SlotFMP4 holds a frame's fMP4 fragment (prft+moof+mdat).
 	SlotFMP4 = iota
+	// SlotRTP holds a frame's RTP payloads (CachedParts).
+	SlotRTP
 	numSlots
 )
 
@@ -84,6 +86,7 @@ type Packet struct {
 	slots [numSlots]struct {
 		once sync.Once
 		b    []byte
+		bs   [][]byte
 	}
 }
 
@@ -109,6 +112,14 @@ func (p *Packet) Cached(slot int, make func(*Packet) []byte) []byte {
 	c := &p.slots[slot]
 	c.once.Do(func() { c.b = make(p) })
 	return c.b
+}
+
+// CachedParts is Cached for formats made of several pieces (a frame's RTP
+// payloads). Callers must not modify the pieces.
+func (p *Packet) CachedParts(slot int, make func(*Packet) [][]byte) [][]byte {
+	c := &p.slots[slot]
+	c.once.Do(func() { c.bs = make(p) })
+	return c.bs
 }
 
 // Stream is one live stream: its tracks, the ring of recent packets, and its

@@ -210,7 +210,7 @@ func (s *session) runMain() {
 		return
 	}
 	defer func() { sub.Close() }()
-	w := &mainWriter{s: s, clock: newVideoClock(), scratch: make([]byte, 0, 64<<10)}
+	w := &mainWriter{s: s, clock: newVideoClock()}
 	s.h.stats.catchUps.Add(1)
 	if b := s.video.bindingOrNil(); b != nil {
 		w.video = &sender{h: s.h, b: b, seq: uint16(rand.Uint32()), marker: true}
@@ -280,9 +280,7 @@ type mainWriter struct {
 	cues    *cueWriter   // nil without a cue channel
 	track   *media.Track // the video track cfg belongs to
 	cfg     *h264.DecoderConfig
-	nalus   [][]byte
 	pays    [][]byte
-	scratch []byte
 	sentKey bool
 	lastKey time.Time
 }
@@ -329,14 +327,23 @@ func (w *mainWriter) write(p *hub.Packet) error {
 		w.cfg, _ = h264.ParseDecoderConfig(t.Config)
 	}
 	f := p.Frame
-	var err error
-	if w.nalus, err = accessUnit(w.nalus[:0], f.Data, f.Key, w.cfg); err != nil {
-		return nil // a malformed frame is dropped, not fatal
+	// The payloads are the same for every viewer: made once per frame, on
+	// the hub packet, and shared (each viewer writes its own RTP headers).
+	cfg, mtu := w.cfg, w.s.h.cfg.MTU
+	pays := p.CachedParts(hub.SlotRTP, func(p *hub.Packet) [][]byte {
+		nalus, err := accessUnit(nil, p.Frame.Data, p.Frame.Key, cfg)
+		if err != nil {
+			return nil // a malformed frame is dropped, not fatal
+		}
+		pays, _ := appendH264Payloads(nil, nil, nalus, mtu)
+		return pays
+	})
+	if pays == nil {
+		return nil
 	}
-	w.pays, w.scratch = appendH264Payloads(w.pays[:0], w.scratch, w.nalus, w.s.h.cfg.MTU)
 	pts := toTicks(f.PTS, t.ClockRate, 90000)
 	ts := w.clock.stamp(pts, toTicks(f.Duration, t.ClockRate, 90000), now.Sub(f.Wall) > liveAge)
-	if err := w.video.write(w.pays, uint32(ts), ntpTime(f.Wall)); err != nil {
+	if err := w.video.write(pays, uint32(ts), ntpTime(f.Wall)); err != nil {
 		return err
 	}
 	if w.cues != nil {

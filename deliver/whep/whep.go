@@ -108,8 +108,9 @@ type Config struct {
 	// DTLS) within it. Default 15 s.
 	ConnectTimeout time.Duration
 	// NACKBuffer is the number of RTP packets per track each viewer keeps
-	// for retransmission: a power of two. Default 256 (about one second
-	// of 2.5 Mbit/s video).
+	// for retransmission: a power of two. Default 128 (about half a second
+	// of 2.5 Mbit/s video: enough for round trips up to about 400 ms, and
+	// the larger part of a viewer's memory).
 	NACKBuffer uint16
 	// MTU is the largest RTP payload, bytes. Default 1200.
 	MTU int
@@ -138,7 +139,7 @@ func (c Config) withDefaults() Config {
 		c.ConnectTimeout = 15 * time.Second
 	}
 	if c.NACKBuffer == 0 {
-		c.NACKBuffer = 256
+		c.NACKBuffer = 128
 	}
 	if c.MTU <= 0 {
 		c.MTU = 1200
