@@ -63,7 +63,7 @@ func newPipeline(t *testing.T, cfg Config) *pipeline {
 func (p *pipeline) url(path string) string { return p.http.URL + "/hls/" + path }
 
 // get fetches a URL, failing the test on transport errors.
-func get(t *testing.T, url string) (*http.Response, []byte) {
+func get(t testing.TB, url string) (*http.Response, []byte) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {

@@ -22,7 +22,7 @@ import (
 // live is a synthetic stream published into a real hub and served by a
 // Handler on an httptest server.
 type live struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	hub  *hub.Hub
 	pub  *hub.Publisher
@@ -31,7 +31,7 @@ type live struct {
 	srv  *httptest.Server
 }
 
-func newLive(t *testing.T, cfg Config, name string) *live {
+func newLive(t testing.TB, cfg Config, name string) *live {
 	t.Helper()
 	l := &live{t: t, name: name, hub: hub.New(hub.Config{GracePeriod: time.Millisecond}, nil, nil)}
 	l.src = newSynth(1, true, true, 3000, 30)
@@ -108,7 +108,7 @@ func (l *live) playlistAt(msn, part int) string {
 func (l *live) url(res string) string { return l.srv.URL + "/hls/" + l.name + "/" + res }
 
 // waitFor waits for cond with a deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -120,7 +120,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // hint returns the URI of the playlist's preload hint.
-func hint(t *testing.T, playlist string) string {
+func hint(t testing.TB, playlist string) string {
 	t.Helper()
 	for _, line := range strings.Split(playlist, "\n") {
 		if rest, ok := strings.CutPrefix(line, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\""); ok {
@@ -132,7 +132,7 @@ func hint(t *testing.T, playlist string) string {
 }
 
 // partOf parses "part-{run}-{msn}-{p}.m4s".
-func partOf(t *testing.T, uri string) (msn, p int) {
+func partOf(t testing.TB, uri string) (msn, p int) {
 	t.Helper()
 	var run string
 	f := strings.Split(strings.TrimSuffix(uri, ".m4s"), "-")

@@ -7,16 +7,19 @@
 // keyframe after about 2 s), keeping the newest segments in memory. It
 // starts on the first request for a stream and stops when nobody has asked
 // for the stream for Config.IdleTimeout; after the stream ends its playlist
-// carries EXT-X-ENDLIST until then. Everything else happens in the HTTP
-// handlers: blocking playlist reloads wait on the muxer's broadcast (a
-// channel closed on every change) and are answered the moment their part
-// exists; a request for the preload-hinted part is held until the part is
-// complete (or, with Config.ChunkedParts, streamed as its frames arrive).
+// carries EXT-X-ENDLIST until then. Whenever a part completes, the muxer
+// publishes an immutable view of what it offers, with the playlists
+// rendered and every answer's body and header values made once; the HTTP
+// handlers read the newest view without a lock. Blocking playlist reloads
+// wait on the view (a channel closed when the next view replaces it) and
+// are answered the moment their part exists; a request for the
+// preload-hinted part is held until the part is complete (or, with
+// Config.ChunkedParts, streamed as its frames arrive).
 //
 // The package is split into the request parser (request.go), the pure
 // segmenter (segmenter.go) and playlist renderer (playlist.go), the muxer
-// goroutine (muxer.go) and the HTTP side (serve.go). The URL scheme is
-// described in request.go.
+// goroutine (muxer.go), its published views (view.go) and the HTTP side
+// (serve.go). The URL scheme is described in request.go.
 package llhls
 
 import (
@@ -112,7 +115,7 @@ type Handler struct {
 	wg     sync.WaitGroup
 	runs   atomic.Uint64
 
-	mu     sync.Mutex
+	mu     sync.RWMutex
 	muxers map[string]*muxer
 	closed bool
 
@@ -214,6 +217,13 @@ var errClosed = errors.New("llhls: shutting down")
 // stream of the same name. It returns an error wrapping hub.ErrNotFound if
 // the stream does not exist.
 func (h *Handler) muxerFor(name string) (*muxer, error) {
+	// The common case: a running muxer.
+	h.mu.RLock()
+	m := h.muxers[name]
+	h.mu.RUnlock()
+	if m != nil && !m.finished.Load() {
+		return m, nil
+	}
 	st := h.cfg.Hub.Stream(name)
 	h.mu.Lock()
 	if h.closed {
@@ -246,7 +256,7 @@ func (h *Handler) muxerFor(name string) (*muxer, error) {
 		return cur, nil
 	}
 	run := strconv.FormatInt(h.clock.Now().UnixMilli(), 36) + strconv.FormatUint(h.runs.Add(1), 36)
-	m := newMuxer(h, name, run, st)
+	m = newMuxer(h, name, run, st)
 	h.muxers[name] = m
 	h.wg.Add(1)
 	h.mu.Unlock()

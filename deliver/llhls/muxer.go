@@ -14,12 +14,13 @@ import (
 )
 
 // muxer is one stream's LL-HLS state: a hub subscriber whose goroutine
-// feeds the segmenter, and the broadcast that wakes the requests waiting
-// for what it makes.
+// feeds the segmenter and publishes, on every change of what the playlist
+// shows, a view that requests read without a lock (view.go).
 //
-// Lock: mu guards everything below it. Nothing is called and nothing is
-// sent on a channel with mu held; notify is closed (which never blocks)
-// and replaced on every change.
+// Lock: mu guards the fields below it. Nothing is called and nothing is
+// sent on a channel with mu held; channels are closed (which never blocks)
+// and replaced: a view's changed channel when the next view is published,
+// a tail's grew on every batch of packets (chunked parts only).
 type muxer struct {
 	h      *Handler
 	name   string
@@ -32,24 +33,18 @@ type muxer struct {
 	// the muxer was stopped).
 	finished atomic.Bool
 	lastUse  atomic.Int64 // clock.Now().UnixNano() of the latest request
+	// view is the newest view, tail the newest tail; never nil.
+	view atomic.Pointer[view]
+	tail atomic.Pointer[tail]
 
 	mu       sync.Mutex
 	seg      *segmenter
-	notify   chan struct{}
 	ended    bool // the stream ended: the playlist has EXT-X-ENDLIST
 	stopped  bool // nothing more will change
 	version  uint64
-	sig      [4]uint64 // what the playlist shows, to bump version on change
-	cache    [2]rendered
+	sig      [5]uint64 // what the playlist shows, to bump version on change
 	idleStop func() bool
 	idleOff  bool
-}
-
-// rendered is a media playlist rendered for one version of the muxer.
-type rendered struct {
-	version uint64
-	body    []byte
-	etag    string
 }
 
 func newMuxer(h *Handler, name, run string, st *hub.Stream) *muxer {
@@ -62,7 +57,6 @@ func newMuxer(h *Handler, name, run string, st *hub.Stream) *muxer {
 		log:    h.log.With("stream", name, "run", run),
 		ctx:    ctx,
 		cancel: cancel,
-		notify: make(chan struct{}),
 		seg: newSegmenter(segmenterConfig{
 			PartTarget:    h.cfg.PartTarget,
 			SegmentTarget: h.cfg.SegmentTarget,
@@ -71,6 +65,8 @@ func newMuxer(h *Handler, name, run string, st *hub.Stream) *muxer {
 			Chunked:       h.cfg.ChunkedParts,
 		}),
 	}
+	m.publishLocked() // nothing else has m yet
+	m.publishTailLocked()
 	m.touch()
 	return m
 }
@@ -131,16 +127,21 @@ func (m *muxer) run(sub *hub.Subscriber) {
 			m.stopped = true
 			m.ended = errors.Is(err, hub.ErrEnded)
 		}
-		sig := [4]uint64{s.parts, s.segments, uint64(len(s.cues)), 0}
+		sig := [5]uint64{s.parts, s.segments, uint64(len(s.cues)), 0, 0}
 		if m.ended {
 			sig[3] = 1
 		}
-		if sig != m.sig {
+		if s.openPart() != nil {
+			sig[4] = 1 // the playlist hints it
+		}
+		if sig != m.sig || err != nil {
 			m.sig = sig
 			m.version++
+			m.publishLocked()
 		}
-		close(m.notify)
-		m.notify = make(chan struct{})
+		if m.h.cfg.ChunkedParts {
+			m.publishTailLocked()
+		}
 		parts, segments = s.parts-parts, s.segments-segments
 		m.mu.Unlock()
 		m.h.stats.partsMade.Add(parts)
@@ -151,20 +152,6 @@ func (m *muxer) run(sub *hub.Subscriber) {
 			return
 		}
 	}
-}
-
-// playlistLocked returns the media playlist (a delta update with skip),
-// rendering it once per version.
-func (m *muxer) playlistLocked(skip bool) rendered {
-	c := &m.cache[0]
-	if skip {
-		c = &m.cache[1]
-	}
-	if c.body == nil || c.version != m.version {
-		body := renderMedia(m.seg.playlist(m.runID, m.ended), skip)
-		*c = rendered{version: m.version, body: body, etag: etag(body)}
-	}
-	return *c
 }
 
 // etag returns a strong entity tag for b.

@@ -88,44 +88,44 @@ func parseRequest(path, rawQuery string) (request, error) {
 		return r, parseDirectives(&r, rawQuery)
 	case strings.HasPrefix(path, "init-") && strings.HasSuffix(path, ".mp4"):
 		r.kind = kindInit
-		f := strings.Split(path[len("init-"):len(path)-len(".mp4")], "-")
-		if len(f) != 2 || !validRun(f[0]) {
-			return r, errNotFound
-		}
-		r.run = f[0]
 		var ok bool
-		if r.n, ok = parseUint(f[1]); !ok {
+		if r.run, r.n, ok = parseRunN(path[len("init-") : len(path)-len(".mp4")]); !ok {
 			return r, errNotFound
 		}
 		return r, nil
 	case strings.HasPrefix(path, "seg-") && strings.HasSuffix(path, ".m4s"):
 		r.kind = kindSegment
-		f := strings.Split(path[len("seg-"):len(path)-len(".m4s")], "-")
-		if len(f) != 2 || !validRun(f[0]) {
-			return r, errNotFound
-		}
-		r.run = f[0]
 		var ok bool
-		if r.n, ok = parseUint(f[1]); !ok {
+		if r.run, r.n, ok = parseRunN(path[len("seg-") : len(path)-len(".m4s")]); !ok {
 			return r, errNotFound
 		}
 		return r, nil
 	case strings.HasPrefix(path, "part-") && strings.HasSuffix(path, ".m4s"):
 		r.kind = kindPart
-		f := strings.Split(path[len("part-"):len(path)-len(".m4s")], "-")
-		if len(f) != 3 || !validRun(f[0]) {
+		f := path[len("part-") : len(path)-len(".m4s")]
+		i := strings.LastIndexByte(f, '-')
+		if i < 0 {
 			return r, errNotFound
 		}
-		r.run = f[0]
 		var ok1, ok2 bool
-		r.n, ok1 = parseUint(f[1])
-		r.part, ok2 = parseUint(f[2])
+		r.run, r.n, ok1 = parseRunN(f[:i])
+		r.part, ok2 = parseUint(f[i+1:])
 		if !ok1 || !ok2 {
 			return r, errNotFound
 		}
 		return r, nil
 	}
 	return r, errNotFound
+}
+
+// parseRunN parses "{run}-{n}".
+func parseRunN(s string) (run string, n uint64, ok bool) {
+	run, num, found := strings.Cut(s, "-")
+	if !found || !validRun(run) {
+		return "", 0, false
+	}
+	n, ok = parseUint(num)
+	return run, n, ok
 }
 
 // parseDirectives reads _HLS_msn, _HLS_part and _HLS_skip (RFC 8216bis

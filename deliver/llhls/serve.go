@@ -1,12 +1,12 @@
 package llhls
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/liveloop/liveloop/hub"
@@ -40,9 +40,8 @@ const (
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.stats.requests.Add(1)
 	hd := w.Header()
-	hd.Set("Access-Control-Allow-Origin", "*")
-	// hls.js reads Age to tell how old a (CDN-cached) playlist is.
-	hd.Set("Access-Control-Expose-Headers", "Age, Content-Length, Date, ETag")
+	hd["Access-Control-Allow-Origin"] = hvAnyOrigin
+	hd["Access-Control-Expose-Headers"] = hvExpose
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions:
@@ -87,13 +86,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case kindMultivariant:
 		h.serveMultivariant(w, r, m)
 	case kindMedia:
-		h.serveMedia(w, r, m, req)
+		h.serveMedia(w, r, m, &req)
 	case kindInit:
-		h.serveInit(w, r, m, req)
+		h.serveInit(w, r, m, &req)
 	case kindSegment:
-		h.serveSegment(w, r, m, req)
+		h.serveSegment(w, r, m, &req)
 	case kindPart:
-		h.servePart(w, r, m, req)
+		h.servePart(w, r, m, &req)
 	}
 }
 
@@ -111,67 +110,83 @@ func (h *Handler) fail(w http.ResponseWriter, code int, msg string) {
 	http.Error(w, msg, code)
 }
 
-// serveBytes answers with a whole body (ranges, conditional requests and
-// HEAD included).
+// serveBytes answers with a whole body made for this request.
 func (h *Handler) serveBytes(w http.ResponseWriter, r *http.Request, body []byte, ctype, cache, tag string) {
-	hd := w.Header()
-	hd.Set("Content-Type", ctype)
-	hd.Set("Cache-Control", cache)
-	if tag != "" {
-		hd.Set("ETag", tag)
-	}
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
-	if r.Method == http.MethodGet {
-		h.stats.bytesSent.Add(uint64(len(body)))
-	}
+	h.serveResource(w, r, newResource(body, tag), []string{ctype}, []string{cache})
 }
 
-// blockTimeoutLocked is how long a request may block.
-func (h *Handler) blockTimeoutLocked(m *muxer) time.Duration {
-	if h.cfg.BlockTimeout > 0 {
-		return h.cfg.BlockTimeout
+// wait returns the newest view once done reports true of it. Otherwise
+// it blocks until then, for at most the block timeout, and returns a
+// status instead: 503 after the timeout, or when the muxer stopped without
+// done (shutdown, idle); -1 when the client went away.
+func (h *Handler) wait(ctx context.Context, m *muxer, done func(*view) bool) (*view, int) {
+	v := m.view.Load()
+	if done(v) {
+		return v, 0
 	}
-	return 3 * time.Duration(m.seg.targetDuration()) * time.Second
-}
-
-// waitLocked waits until done, called with m.mu held, reports true; m.mu is
-// held on entry and on return. It returns 0 when done, -1 when the client
-// went away, or the status to answer with: 503 after the block timeout or
-// when the muxer stopped without ending (shutdown, idle).
-func (h *Handler) waitLocked(ctx context.Context, m *muxer, done func() bool) int {
-	if done() {
-		return 0
+	if v.stopped {
+		return nil, http.StatusServiceUnavailable
 	}
-	d := h.blockTimeoutLocked(m)
-	m.mu.Unlock()
-	expired := make(chan struct{})
-	stop := h.clock.AfterFunc(d, func() { close(expired) })
 	h.stats.waiting.Add(1)
-	defer func() {
-		h.stats.waiting.Add(-1)
-		stop()
-		m.mu.Lock()
-	}()
+	defer h.stats.waiting.Add(-1)
+	bt := h.startTimer(v.blockTimeout)
+	defer bt.stop()
 	for {
-		m.mu.Lock()
-		ok, stopped, ch := done(), m.stopped, m.notify
-		m.mu.Unlock()
-		switch {
-		case ok:
-			return 0
-		case stopped:
-			return http.StatusServiceUnavailable
-		}
 		select {
-		case <-ch:
-		case <-expired:
-			return http.StatusServiceUnavailable
+		case <-v.changed:
+		case <-bt.fake:
+			return nil, http.StatusServiceUnavailable
+		case <-bt.real:
+			return nil, http.StatusServiceUnavailable
 		case <-ctx.Done():
-			return -1
+			return nil, -1
 		case <-h.ctx.Done():
-			return http.StatusServiceUnavailable
+			return nil, http.StatusServiceUnavailable
+		}
+		v = m.view.Load()
+		switch {
+		case done(v):
+			return v, 0
+		case v.stopped:
+			return nil, http.StatusServiceUnavailable
 		}
 	}
+}
+
+// blockTimer bounds a blocked request: one of its channels yields when the
+// time is up. With the real clock its timer comes from a pool, so that
+// blocking allocates no timer (Go 1.23 timers: after Stop or Reset, no
+// stale time is received).
+type blockTimer struct {
+	real     <-chan time.Time
+	t        *time.Timer
+	fake     <-chan struct{}
+	stopFake func() bool
+}
+
+var timers sync.Pool
+
+func (h *Handler) startTimer(d time.Duration) blockTimer {
+	if _, ok := h.clock.(realClock); ok {
+		t, ok := timers.Get().(*time.Timer)
+		if ok {
+			t.Reset(d)
+		} else {
+			t = time.NewTimer(d)
+		}
+		return blockTimer{real: t.C, t: t}
+	}
+	c := make(chan struct{})
+	return blockTimer{fake: c, stopFake: h.clock.AfterFunc(d, func() { close(c) })}
+}
+
+func (b blockTimer) stop() {
+	if b.t != nil {
+		b.t.Stop()
+		timers.Put(b.t)
+		return
+	}
+	b.stopFake()
 }
 
 // advancePartLimit is how many parts past the newest a blocking request may
@@ -187,75 +202,66 @@ func advancePartLimit(pt time.Duration) uint64 {
 // serveMedia answers a media playlist request, blocking (RFC 8216bis
 // 6.2.5.2) when it carries _HLS_msn, and as a delta update (6.2.5.1) with
 // _HLS_skip. A fresh muxer's first playlist waits for its first part.
-func (h *Handler) serveMedia(w http.ResponseWriter, r *http.Request, m *muxer, req request) {
-	m.mu.Lock()
-	s := m.seg
+func (h *Handler) serveMedia(w http.ResponseWriter, r *http.Request, m *muxer, req *request) {
+	v := m.view.Load()
 	// Directives are ignored once the playlist has EXT-X-ENDLIST.
-	blocking := req.hasMSN && !m.ended
+	blocking := req.hasMSN && !v.ended
 	if blocking {
-		lm, li, ok := s.last()
-		limit := advancePartLimit(s.partTarget())
+		lm, li := v.lastMSN, v.lastIdx
+		limit := advancePartLimit(v.partTarget)
 		tooFar := req.msn > lm+2
-		if req.hasPart && ok {
+		if req.hasPart && v.hasLast {
 			tooFar = tooFar || (req.msn == lm && req.msnPart > uint64(li)+limit) ||
 				(req.msn > lm && req.msnPart > limit)
 		}
 		if tooFar {
-			m.mu.Unlock()
 			h.fail(w, http.StatusBadRequest, "_HLS_msn/_HLS_part too far ahead of the playlist")
 			return
 		}
 		h.stats.blocking.Add(1)
 	}
-	code := h.waitLocked(r.Context(), m, func() bool {
-		if m.ended {
+	v, code := h.wait(r.Context(), m, func(v *view) bool {
+		if v.ended {
 			return true
 		}
 		if blocking {
-			return s.has(req.msn, req.msnPart, req.hasPart)
+			return v.has(req.msn, req.msnPart, req.hasPart)
 		}
-		_, _, ok := s.last()
-		return ok
+		return v.hasLast
 	})
 	if code != 0 {
-		m.mu.Unlock()
 		if code > 0 {
 			h.fail(w, code, "the playlist was not updated in time")
 		}
 		return
 	}
-	if _, _, ok := s.last(); !ok {
-		m.mu.Unlock()
+	if !v.hasLast {
 		h.fail(w, http.StatusNotFound, "the stream ended")
 		return
 	}
-	pl := m.playlistLocked(req.skip)
-	td := s.targetDuration()
-	m.mu.Unlock()
-	cache := cachePlaylist
+	pl, cache := v.playlist, hvCachePL
+	if req.skip {
+		pl = v.delta
+	}
 	if blocking {
-		cache = "public, max-age=" + strconv.Itoa(6*td)
+		cache = v.cacheBlocking
 	}
 	h.stats.playlists.Add(1)
-	h.serveBytes(w, r, pl.body, typePlaylist, cache, pl.etag)
+	h.serveResource(w, r, pl, hvPlaylist, cache)
 }
 
 // serveMultivariant answers the multivariant playlist: today the one media
 // playlist of the stream, muxed audio and video.
 func (h *Handler) serveMultivariant(w http.ResponseWriter, r *http.Request, m *muxer) {
-	m.mu.Lock()
-	s := m.seg
-	code := h.waitLocked(r.Context(), m, func() bool {
-		_, _, ok := s.last()
-		return ok || m.ended
-	})
+	_, code := h.wait(r.Context(), m, func(v *view) bool { return v.hasLast || v.ended })
 	if code != 0 {
-		m.mu.Unlock()
 		if code > 0 {
 			h.fail(w, code, "the stream has no media yet")
 		}
 		return
 	}
+	m.mu.Lock()
+	s := m.seg
 	if s.tracks == nil {
 		m.mu.Unlock()
 		h.fail(w, http.StatusNotFound, "the stream ended")
@@ -278,7 +284,7 @@ func (h *Handler) serveMultivariant(w http.ResponseWriter, r *http.Request, m *m
 	h.serveBytes(w, r, body, typePlaylist, cache, etag(body))
 }
 
-func (h *Handler) serveInit(w http.ResponseWriter, r *http.Request, m *muxer, req request) {
+func (h *Handler) serveInit(w http.ResponseWriter, r *http.Request, m *muxer, req *request) {
 	m.mu.Lock()
 	b, ok := m.seg.inits[int(req.n)]
 	audioOnly := false
@@ -293,88 +299,72 @@ func (h *Handler) serveInit(w http.ResponseWriter, r *http.Request, m *muxer, re
 		h.fail(w, http.StatusNotFound, "no such init segment")
 		return
 	}
-	typ := typeInit
+	typ := hvInit
 	if audioOnly {
-		typ = typeAudioInit
+		typ = hvAudioInit
 	}
 	h.stats.inits.Add(1)
-	h.serveBytes(w, r, b, typ, cacheImmutable, `"`+initName(m.runID, int(req.n))+`"`)
+	h.serveResource(w, r, newResource(b, `"`+initName(m.runID, int(req.n))+`"`), typ, hvImmutable)
 }
 
-func segmentType(sg *segment) string {
-	if sg.tracks.Video < 0 {
-		return typeAudioSegment
-	}
-	return typeSegment
-}
-
-func (h *Handler) serveSegment(w http.ResponseWriter, r *http.Request, m *muxer, req request) {
-	m.mu.Lock()
-	sg := m.seg.segment(req.n)
-	if sg == nil || !sg.complete || req.run != m.runID {
-		m.mu.Unlock()
+func (h *Handler) serveSegment(w http.ResponseWriter, r *http.Request, m *muxer, req *request) {
+	sv := m.view.Load().segment(req.n)
+	if sv == nil || sv.whole == nil || req.run != m.runID {
 		h.fail(w, http.StatusNotFound, "no such segment")
 		return
 	}
-	b, typ := sg.buf, segmentType(sg)
-	m.mu.Unlock()
 	h.stats.segments.Add(1)
-	h.serveBytes(w, r, b, typ, cacheImmutable, `"`+segmentName(m.runID, req.n)+`"`)
+	h.serveResource(w, r, sv.whole, sv.ctype, hvImmutable)
 }
 
 // servePart answers a part: at once if it is complete; if it is the open
 // part, the one the playlist hints, when it is complete (or, chunked, as it
 // is written); otherwise 404 (RFC 8216bis 6.2.6).
-func (h *Handler) servePart(w http.ResponseWriter, r *http.Request, m *muxer, req request) {
-	m.mu.Lock()
-	sg := m.seg.segment(req.n)
-	if sg == nil || req.part >= uint64(len(sg.parts)) || req.run != m.runID {
-		m.mu.Unlock()
+func (h *Handler) servePart(w http.ResponseWriter, r *http.Request, m *muxer, req *request) {
+	sv := m.view.Load().segment(req.n)
+	if sv == nil || req.run != m.runID || req.part > uint64(len(sv.parts)) ||
+		(req.part == uint64(len(sv.parts)) && !sv.open) {
 		h.fail(w, http.StatusNotFound, "no such part")
 		return
 	}
 	idx := int(req.part)
-	tag := `"` + partName(m.runID, req.n, idx) + `"`
-	typ := segmentType(sg)
-	if !sg.parts[idx].complete {
+	if idx == len(sv.parts) {
 		h.stats.hintWaits.Add(1)
 		if h.cfg.ChunkedParts {
-			h.streamPartLocked(w, r, m, sg, idx, typ, tag)
+			h.streamPart(w, r, m, req.n, idx, sv.ctype)
 			return
 		}
-		code := h.waitLocked(r.Context(), m, func() bool { return sg.parts[idx].complete })
+		v, code := h.wait(r.Context(), m, func(v *view) bool {
+			sv := v.segment(req.n)
+			return sv == nil || idx < len(sv.parts)
+		})
 		if code != 0 {
-			m.mu.Unlock()
 			if code > 0 {
 				h.fail(w, code, "the part was not written in time")
 			}
 			return
 		}
+		if sv = v.segment(req.n); sv == nil {
+			h.fail(w, http.StatusNotFound, "no such part")
+			return
+		}
 	}
-	p := sg.parts[idx]
-	b := sg.buf[p.off:p.end]
-	m.mu.Unlock()
 	h.stats.parts.Add(1)
-	h.serveBytes(w, r, b, typ, cacheImmutable, tag)
+	h.serveResource(w, r, sv.parts[idx], sv.ctype, hvImmutable)
 }
 
-// streamPartLocked sends the open part sg.parts[idx] as it is written, with
-// chunked transfer coding: every change flushes the new bytes. m.mu is held
-// on entry and released on return. A part that cannot be finished (timeout,
+// streamPart sends the open part idx of segment msn as it is written, with
+// chunked transfer coding: every batch of frames the muxer writes is sent
+// and flushed, except the last, which goes out with the end of the
+// response. A part already complete when its first bytes would go is sent
+// whole, with its length. A part that cannot be finished (timeout,
 // shutdown) aborts the response, so that no cache keeps a truncated part.
-func (h *Handler) streamPartLocked(w http.ResponseWriter, r *http.Request, m *muxer, sg *segment, idx int, typ, tag string) {
-	d := h.blockTimeoutLocked(m)
-	m.mu.Unlock()
-	expired := make(chan struct{})
-	stop := h.clock.AfterFunc(d, func() { close(expired) })
-	defer stop()
+func (h *Handler) streamPart(w http.ResponseWriter, r *http.Request, m *muxer, msn uint64, idx int, ctype []string) {
+	t := m.tail.Load()
 	h.stats.waiting.Add(1)
 	defer h.stats.waiting.Add(-1)
-	rc := http.NewResponseController(w)
-	hd := w.Header()
-	hd.Set("Content-Type", typ)
-	hd.Set("Cache-Control", cacheImmutable)
-	hd.Set("ETag", tag)
+	bt := h.startTimer(t.blockTimeout)
+	defer bt.stop()
 	started := false
 	sent := 0
 	abort := func() {
@@ -384,43 +374,58 @@ func (h *Handler) streamPartLocked(w http.ResponseWriter, r *http.Request, m *mu
 		}
 		panic(http.ErrAbortHandler)
 	}
+	head := r.Method == http.MethodHead
 	for {
-		m.mu.Lock()
-		p := sg.parts[idx]
-		end := len(sg.buf)
-		if p.complete {
-			end = p.end
+		// The tail is published after the view of the same batch: a
+		// tail past this part means the view has it complete.
+		var data []byte
+		var whole *resource
+		if t.msn == msn && t.idx == idx && t.open {
+			data = t.buf
+		} else if sv := m.view.Load().segment(msn); sv != nil && idx < len(sv.parts) {
+			whole = sv.parts[idx]
+			data = whole.body
 		}
-		chunk := sg.buf[p.off+sent : end]
-		stopped, ch := m.stopped, m.notify
-		m.mu.Unlock()
-		if len(chunk) > 0 || p.complete {
+		switch {
+		case whole != nil && !started:
+			h.stats.parts.Add(1)
+			h.serveResource(w, r, whole, ctype, hvImmutable)
+			return
+		case len(data) > sent || whole != nil:
+			hd := w.Header()
 			if !started {
 				started = true
+				hd["Content-Type"] = ctype
+				hd["Cache-Control"] = hvImmutable
+				hd["Etag"] = t.etag
 				w.WriteHeader(http.StatusOK)
 			}
-			if r.Method != http.MethodHead && len(chunk) > 0 {
-				if _, err := w.Write(chunk); err != nil {
+			if !head && len(data) > sent {
+				if _, err := w.Write(data[sent:]); err != nil {
 					return
 				}
-				h.stats.bytesSent.Add(uint64(len(chunk)))
+				h.stats.bytesSent.Add(uint64(len(data) - sent))
 			}
-			sent += len(chunk)
-			if err := rc.Flush(); err != nil {
+			sent = len(data)
+			if whole != nil {
+				// The response's end flushes the rest.
+				h.stats.parts.Add(1)
+				return
+			}
+			if err := http.NewResponseController(w).Flush(); err != nil {
 				return
 			}
 		}
-		if p.complete {
-			h.stats.parts.Add(1)
-			return
-		}
-		if stopped {
+		if t.stopped {
 			abort()
 			return
 		}
 		select {
-		case <-ch:
-		case <-expired:
+		case <-t.grew:
+		case <-bt.fake:
+			abort()
+			return
+		case <-bt.real:
 			abort()
 			return
 		case <-r.Context().Done():
@@ -429,5 +434,6 @@ func (h *Handler) streamPartLocked(w http.ResponseWriter, r *http.Request, m *mu
 			abort()
 			return
 		}
+		t = m.tail.Load()
 	}
 }
