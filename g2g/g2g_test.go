@@ -6,32 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liveloop/liveloop/config"
 	"github.com/liveloop/liveloop/g2g"
 	"github.com/liveloop/liveloop/internal/chromium"
+	"github.com/liveloop/liveloop/internal/testserver"
 	"github.com/liveloop/liveloop/server"
 )
 
 // startServer runs a real server on free loopback ports for the test.
-func startServer(t *testing.T) *server.Server {
-	t.Helper()
-	cfg := config.Ephemeral(t.TempDir())
-	cfg.LogLevel = "warn"
-	srv, err := server.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return srv
-}
+func startServer(t *testing.T) *server.Server { return testserver.Start(t, nil) }
 
 // TestEndToEnd runs the whole tool for a few seconds against an in-process
 // server: stamped frames go through ffmpeg, RTMP, the hub, the WebSocket

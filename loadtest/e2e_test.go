@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/liveloop/liveloop/config"
+	"github.com/liveloop/liveloop/internal/testserver"
 	"github.com/liveloop/liveloop/loadtest"
 	"github.com/liveloop/liveloop/server"
 )
@@ -21,21 +22,8 @@ func TestRunAgainstServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for several seconds")
 	}
-	cfg := config.Ephemeral(t.TempDir())
-	srv, err := server.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(sctx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("server Run: %v", err)
-		}
-		checkNoLoadtestGoroutines(t)
-	}()
+	t.Cleanup(func() { checkNoLoadtestGoroutines(t) }) // runs after the server stopped
+	srv := testserver.Start(t, nil)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -106,30 +94,12 @@ func checkNoLoadtestGoroutines(t *testing.T) {
 	}
 }
 
-// startServer runs a real server on port 0 in this process until the test
-// ends.
+// startServer runs a real server on free ports in this process until the
+// test ends, then checks that the tool left no goroutine behind.
 func startServer(t *testing.T, adminKey string) *server.Server {
 	t.Helper()
-	cfg := config.Default()
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.RTMPAddr = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.AdminKey = adminKey
-	srv, err := server.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(sctx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("server Run: %v", err)
-		}
-		checkNoLoadtestGoroutines(t)
-	})
-	return srv
+	t.Cleanup(func() { checkNoLoadtestGoroutines(t) }) // runs after the server stopped
+	return testserver.Start(t, func(c *config.Config) { c.AdminKey = adminKey })
 }
 
 // TestRunHLS runs five LL-HLS viewers for about four seconds against a real
@@ -240,20 +210,8 @@ func TestRunWHEP(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("needs ffmpeg for the Opus track")
 	}
-	srv, err := server.New(config.Ephemeral(t.TempDir()), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(sctx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("server Run: %v", err)
-		}
-		checkNoLoadtestGoroutines(t)
-	})
+	t.Cleanup(func() { checkNoLoadtestGoroutines(t) }) // runs after the server stopped
+	srv := testserver.Start(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rep, err := loadtest.Run(ctx, loadtest.Config{

@@ -15,6 +15,7 @@ import (
 
 	"github.com/liveloop/liveloop/config"
 	"github.com/liveloop/liveloop/fmp4"
+	"github.com/liveloop/liveloop/internal/testserver"
 	"github.com/liveloop/liveloop/server"
 	"github.com/liveloop/liveloop/websocket"
 )
@@ -22,24 +23,7 @@ import (
 // startServer runs a real server on free ports for the test's lifetime.
 func startServer(t *testing.T, mod func(*config.Config)) *server.Server {
 	t.Helper()
-	cfg := config.Ephemeral(t.TempDir())
-	if mod != nil {
-		mod(&cfg)
-	}
-	srv, err := server.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return srv
+	return testserver.Start(t, mod)
 }
 
 // ffmpegPublish starts a real ffmpeg publishing a test pattern over RTMP for
