@@ -207,7 +207,13 @@ func (h *Hub) Publish(name string) (*Publisher, error) {
 // Subscribe returns a subscriber to the named stream, positioned at the
 // stream's newest keyframe. The stream must exist (be live or waiting for
 // its publisher to return).
-func (h *Hub) Subscribe(name string) (*Subscriber, error) {
+func (h *Hub) Subscribe(name string) (*Subscriber, error) { return h.subscribe(name, false) }
+
+// SubscribeInternal is Subscribe for the server's own consumers of a stream
+// (a transcoder, a segmenter): they are not counted as viewers.
+func (h *Hub) SubscribeInternal(name string) (*Subscriber, error) { return h.subscribe(name, true) }
+
+func (h *Hub) subscribe(name string, internal bool) (*Subscriber, error) {
 	h.mu.Lock()
 	s := h.streams[name]
 	closed := h.closed
@@ -218,7 +224,7 @@ func (h *Hub) Subscribe(name string) (*Subscriber, error) {
 	if s == nil {
 		return nil, fmt.Errorf("%w: %q", ErrNotFound, name)
 	}
-	return s.subscribe()
+	return s.subscribe(internal)
 }
 
 // Stream returns the named stream, or nil.

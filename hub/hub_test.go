@@ -368,3 +368,25 @@ func TestInvalidNamesAndTracks(t *testing.T) {
 		t.Errorf("WriteFrame before tracks = %v", err)
 	}
 }
+
+func TestInternalSubscribersAreNotViewers(t *testing.T) {
+	clock := newFakeClock()
+	h := New(Config{}, nil, clock)
+	src := newSource(t, h, clock, "s", 10)
+	src.frame()
+	internal, err := h.SubscribeInternal("s")
+	must(t, err)
+	viewer, err := h.Subscribe("s")
+	must(t, err)
+	if n := h.Stream("s").Info().Subscribers; n != 1 || h.Stats().Subscribers != 1 {
+		t.Fatalf("subscribers %d (hub %d), want 1: internal ones are not viewers", n, h.Stats().Subscribers)
+	}
+	if b := next(t, internal); len(b.Packets) == 0 {
+		t.Fatal("internal subscriber got no packets")
+	}
+	internal.Close()
+	viewer.Close()
+	if h.Stats().Subscribers != 0 {
+		t.Fatalf("subscribers %d after both closed", h.Stats().Subscribers)
+	}
+}

@@ -20,7 +20,9 @@ type Subscriber struct {
 	state   State
 	skips   uint64
 	closed  bool
-	buf     []*Packet
+	// internal subscribers (the server's own consumers) are not counted.
+	internal bool
+	buf      []*Packet
 	// cues skipped over by a catch-up, to deliver before what follows.
 	cues []*Packet
 }
@@ -38,21 +40,23 @@ type Batch struct {
 	Skipped uint64
 }
 
-func (s *Stream) subscribe() (*Subscriber, error) {
+func (s *Stream) subscribe(internal bool) (*Subscriber, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == StateEnded {
 		return nil, ErrEnded
 	}
-	sub := &Subscriber{stream: s, buf: make([]*Packet, 0, 16)}
+	sub := &Subscriber{stream: s, internal: internal, buf: make([]*Packet, 0, 16)}
 	if s.gop != 0 && s.atLocked(s.gop) != nil {
 		sub.cursor = s.gop // fast start: from the newest keyframe
 	} else {
 		sub.cursor = s.next
 		sub.waitKey = s.gop != 0
 	}
-	s.subs++
-	s.hub.stats.subscribers.Add(1)
+	if !internal {
+		s.subs++
+		s.hub.stats.subscribers.Add(1)
+	}
 	return sub, nil
 }
 
@@ -65,8 +69,10 @@ func (sub *Subscriber) Close() {
 	s.mu.Lock()
 	if !sub.closed {
 		sub.closed = true
-		s.subs--
-		s.hub.stats.subscribers.Add(-1)
+		if !sub.internal {
+			s.subs--
+			s.hub.stats.subscribers.Add(-1)
+		}
 	}
 	s.mu.Unlock()
 }

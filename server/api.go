@@ -3,9 +3,11 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/liveloop/liveloop/hub"
+	"github.com/liveloop/liveloop/transcode"
 )
 
 // streamJSON is a stream as the API shows it.
@@ -54,6 +56,9 @@ func toJSON(inf hub.Info) streamJSON {
 func (s *Server) listStreams(w http.ResponseWriter, r *http.Request) {
 	list := []streamJSON{}
 	for _, st := range s.hub.Streams() {
+		if strings.HasSuffix(st.Name(), transcode.DefaultSuffix) {
+			continue // an internal companion (Opus for WebRTC), not a stream of its own
+		}
 		list = append(list, toJSON(st.Info()))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"streams": list})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liveloop/liveloop/config"
 	"github.com/liveloop/liveloop/web"
 )
 
@@ -102,5 +103,34 @@ func TestAssetsAreCacheable(t *testing.T) {
 	resp.Body.Close()
 	if cc := resp.Header.Get("Cache-Control"); cc != "public, max-age=31536000, immutable" {
 		t.Fatalf("%s: Cache-Control %q, want immutable", chunks[0], cc)
+	}
+}
+
+// TestStreamListShowsViewersNotInternals: the demo's Opus companion is not
+// listed, and the server's own consumers (the transcoder) are not viewers.
+func TestStreamListShowsViewersNotInternals(t *testing.T) {
+	requireTools(t, "ffmpeg")
+	srv := startServer(t, func(c *config.Config) { c.Demo = true })
+	url := "http://" + srv.HTTPAddr().String() + "/api/v1/streams"
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		// Wait until the transcoder's companion stream exists in the hub.
+		if srv.Hub().Stream("demo/opus") != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no Opus companion stream")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var got struct {
+		Streams []struct {
+			Name    string `json:"name"`
+			Viewers int    `json:"viewers"`
+		} `json:"streams"`
+	}
+	getJSON(t, url, &got)
+	if len(got.Streams) != 1 || got.Streams[0].Name != "demo" || got.Streams[0].Viewers != 0 {
+		t.Fatalf("streams %+v, want only demo with 0 viewers", got.Streams)
 	}
 }

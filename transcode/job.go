@@ -88,7 +88,7 @@ func (j *job) run() {
 		j.mu.Unlock()
 		j.log.Info("transcode job ended")
 	}()
-	sub, err := j.m.cfg.Hub.Subscribe(j.stream)
+	sub, err := j.m.cfg.Hub.SubscribeInternal(j.stream)
 	if err != nil {
 		j.setState(func(s *Status) { s.LastError = err.Error() })
 		return

@@ -59,6 +59,9 @@ type realClock struct{}
 func (realClock) Now() time.Time                         { return time.Now() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
+// DefaultSuffix names a stream's Opus companion: {stream}/opus.
+const DefaultSuffix = "/opus"
+
 // Config configures a Manager. Zero values select the documented defaults.
 type Config struct {
 	// Hub is where source streams are read and Opus streams published.
@@ -96,7 +99,7 @@ func (c Config) withDefaults() Config {
 		c.FFmpeg = "ffmpeg"
 	}
 	if c.Suffix == "" {
-		c.Suffix = "/opus"
+		c.Suffix = DefaultSuffix
 	}
 	if c.Bitrate <= 0 {
 		c.Bitrate = 96000

@@ -239,7 +239,7 @@ func (h *Handler) muxerFor(name string) (*muxer, error) {
 	if st == nil {
 		return nil, hub.ErrNotFound
 	}
-	sub, err := h.cfg.Hub.Subscribe(name)
+	sub, err := h.cfg.Hub.SubscribeInternal(name)
 	if err != nil {
 		return nil, err
 	}
