@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/liveloop/liveloop/server.Version=$(VERSION)
 
-.PHONY: all build run test deps vet lint gotest web web-check fuzz bench load demo-clip clean
+.PHONY: all build run test deps vet lint gotest web web-check fuzz bench load load-floor demo-clip clean
 
 all: build
 
@@ -56,9 +56,23 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./hub ./fmp4 ./deliver/...
 
 # The server under load: one RTMP publisher and N WebSocket viewers, CPU per
-# viewer, delivery latency, startup, memory (see cmd/liveloop-load).
-load: build
-	./bin/liveloop-load --server-bin ./bin/liveloop --viewers 1,100,500 --duration 20s
+# viewer, delivery latency, startup, memory (see cmd/liveloop-load), with the
+# issue's source: 720p30 H.264 at 2.5 Mbit/s and AAC. load-floor measures a
+# bare process making the same writes, the floor the server stands on.
+LOAD_CLIP := bin/load-720p30-2500k.flv
+load: build $(LOAD_CLIP)
+	./bin/liveloop-load --server-bin ./bin/liveloop --clip $(LOAD_CLIP) --bitrate 2.5M --viewers 1,100,500 --duration 20s
+
+load-floor: build $(LOAD_CLIP)
+	./bin/liveloop-load --mode floor --clip $(LOAD_CLIP) --viewers 100,500 --duration 20s
+
+$(LOAD_CLIP):
+	@mkdir -p bin
+	ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 \
+	  -f lavfi -i sine=frequency=440:sample_rate=48000 -t 20 \
+	  -c:v libx264 -preset veryfast -b:v 2500k -minrate 2500k -maxrate 2500k -bufsize 2500k \
+	  -x264-params nal-hrd=cbr:keyint=60:min-keyint=60:scenecut=0 -bf 0 \
+	  -c:a aac -b:a 128k -f flv $@
 
 # Regenerate the embedded demo clip (needs ffmpeg).
 demo-clip:

@@ -8,6 +8,10 @@
 // runs N viewer-channel clients of the stream's room instead, voting,
 // chatting and reacting at given rates while a host runs a poll: event
 // fan-out latency, votes accepted per second, chat deliveries per second.
+// --mode floor starts no server: a bare process makes the writes the
+// WebSocket path needs (one per viewer per video frame, with the same
+// clip's sizes and timing), and its CPU is the floor the ws figures stand
+// on, on this machine's loopback.
 // By default it starts the server itself (--server-bin) on free loopback
 // ports, with a fresh admin key; with --http, --rtmp and --server-pid it
 // measures a running one (--admin-key for the room mode).
@@ -16,6 +20,7 @@
 //	liveloop-load --mode hls --viewers 100,1000,5000
 //	liveloop-load --mode whep --viewers 1,50,100,150
 //	liveloop-load --mode room --viewers 1000,10000 --vote-rate 20000 --chat-rate 50 --react-rate 200
+//	liveloop-load --mode floor --viewers 100,500
 //	liveloop-load --http 127.0.0.1:8080 --rtmp 127.0.0.1:1935 --server-pid 1234 --viewers 200
 //
 // The logic is in package loadtest.
@@ -51,6 +56,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == loadtest.FloorWriterArg {
+		return floorWriter(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("liveloop-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -67,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		stream    = fs.String("stream", "load", "stream name")
 		clipPath  = fs.String("clip", "", "FLV file (H.264) to loop instead of the built-in demo clip")
 		bitrate   = fs.String("bitrate", "", "the clip's nominal bitrate, only reported")
-		mode      = fs.String("mode", loadtest.ModeWS, "clients: ws (WebSocket viewers), hls (LL-HLS viewers), whep (WebRTC viewers) or room (viewer channels)")
+		mode      = fs.String("mode", loadtest.ModeWS, "clients: ws (WebSocket viewers), hls (LL-HLS viewers), whep (WebRTC viewers), room (viewer channels), or floor (no server: the CPU of bare writes, one per viewer per frame)")
 		voteRate  = fs.Float64("vote-rate", 0, "room mode: votes per second, all clients together")
 		chatRate  = fs.Float64("chat-rate", 0, "room mode: chat messages per second, all clients together")
 		reactRate = fs.Float64("react-rate", 0, "room mode: reactions per second, all clients together")
@@ -128,6 +136,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "liveloop-load: %s: %v\n", *clipPath, err)
 			return 1
 		}
+	}
+	if *mode == modeFloor {
+		return floor(ctx, *clipPath, counts, *warmup, *duration, stdout, stderr)
 	}
 	// The whole run is bounded: phases plus generous slack.
 	bound := *settle + time.Minute
@@ -193,6 +204,58 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "liveloop-load: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// modeFloor runs no server: it measures what the kernel charges for the
+// writes alone (see loadtest.RunFloor).
+const modeFloor = "floor"
+
+func floor(ctx context.Context, clip string, counts []int, warmup, duration time.Duration, stdout, stderr io.Writer) int {
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "liveloop-load: %v\n", err)
+		return 1
+	}
+	command := []string{exe, loadtest.FloorWriterArg}
+	if clip != "" {
+		command = append(command, "--clip", clip)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(len(counts))*(warmup+duration+time.Minute))
+	defer cancel()
+	points, err := loadtest.RunFloor(ctx, loadtest.FloorConfig{Command: command, Viewers: counts, Warmup: warmup, Duration: duration})
+	if len(points) > 0 {
+		loadtest.WriteFloorTable(stdout, points)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "liveloop-load: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// floorWriter is the writing process of the floor mode.
+func floorWriter(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(loadtest.FloorWriterArg, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	clipPath := fs.String("clip", "", "FLV file to send instead of the built-in demo clip")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	clip, err := demo.Builtin()
+	if *clipPath != "" {
+		var b []byte
+		if b, err = os.ReadFile(*clipPath); err == nil {
+			clip, err = demo.Parse(b)
+		}
+	}
+	if err == nil {
+		err = loadtest.FloorWriter(ctx, clip, stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "liveloop-load: floor writer: %v\n", err)
 		return 1
 	}
 	return 0
