@@ -35,6 +35,10 @@ type segment struct {
 	start    time.Duration // stream timeline, from the first frame's DTS
 	dur      time.Duration // valid once complete
 	wall     time.Time     // EXT-X-PROGRAM-DATE-TIME: ingest time of the first frame
+	// pts is the first frame's presentation time (Packet.Time), which
+	// wall dates: players date a segment from its first presented frame,
+	// and cues are on that timeline. With B-frames it is later than start.
+	pts time.Duration
 	tracks   *hub.TrackSet
 	disc     bool // new track set: EXT-X-DISCONTINUITY
 	complete bool
@@ -166,7 +170,7 @@ func (s *segmenter) push(p *hub.Packet) {
 		}
 		if cutSeg {
 			s.closeSegment()
-			s.openSegment(t, f.Wall, ts, newTracks && s.tracks != nil)
+			s.openSegment(t, p.Time, f.Wall, ts, newTracks && s.tracks != nil)
 			s.tracks = ts
 			s.pend = make([][]*media.Frame, len(ts.Tracks))
 		}
@@ -193,8 +197,8 @@ func (s *segmenter) pushCue(c hub.Cue) {
 	s.pendCues = append(s.pendCues, c)
 	e := cueEntry{Cue: c, start: c.Wall}
 	for i := len(s.segs) - 1; i >= 0; i-- {
-		if seg := s.segs[i]; seg.start <= c.Time && !seg.wall.IsZero() {
-			e.start = seg.wall.Add(c.Time - seg.start)
+		if seg := s.segs[i]; seg.pts <= c.Time && !seg.wall.IsZero() {
+			e.start = seg.wall.Add(c.Time - seg.pts)
 			break
 		}
 	}
@@ -213,8 +217,8 @@ func (s *segmenter) flush() {
 	s.needKey = true
 }
 
-func (s *segmenter) openSegment(t time.Duration, wall time.Time, ts *hub.TrackSet, disc bool) {
-	seg := &segment{msn: s.nextMSN, start: t, wall: wall, tracks: ts, disc: disc}
+func (s *segmenter) openSegment(t, pts time.Duration, wall time.Time, ts *hub.TrackSet, disc bool) {
+	seg := &segment{msn: s.nextMSN, start: t, pts: pts, wall: wall, tracks: ts, disc: disc}
 	if n := len(s.segs); n > 0 {
 		// Room for a segment like the previous one, so that appending
 		// rarely copies (and never doubles) the buffer.

@@ -365,3 +365,31 @@ func TestSegmenterHas(t *testing.T) {
 		}
 	}
 }
+
+// TestSegmenterCueDateWithBFrames: with B-frames a segment's first frame
+// is presented after it is decoded; its EXT-X-PROGRAM-DATE-TIME dates the
+// presentation, and so must a cue's EXT-X-DATERANGE, or the cue fires a
+// composition offset late.
+func TestSegmenterCueDateWithBFrames(t *testing.T) {
+	s := newSegmenter(segmenterConfig{PartTarget: 200 * time.Millisecond, SegmentTarget: 2 * time.Second, Window: 4, Keep: 6})
+	src := newSynth(1, true, true, 3000, 60)
+	const offset = 6000 // two frames at 90 kHz
+	for _, p := range src.until(3 * time.Second) {
+		if p.Video {
+			p.Frame.PTS = p.Frame.DTS + offset
+			p.Time += media.TicksToDuration(offset, 90000)
+		}
+		s.push(p)
+	}
+	seg := s.segs[len(s.segs)-1]
+	if want := seg.start + media.TicksToDuration(offset, 90000); seg.pts != want {
+		t.Fatalf("segment %d presents from %v, want %v (DTS %v + offset)", seg.msn, seg.pts, want, seg.start)
+	}
+	s.pushCue(hub.Cue{ID: "bid", Type: "t", Time: seg.pts + 100*time.Millisecond})
+	if len(s.cues) != 1 {
+		t.Fatalf("cue not dated: %+v", s.cues)
+	}
+	if got, want := s.cues[0].start, seg.wall.Add(100*time.Millisecond); !got.Equal(want) {
+		t.Errorf("cue dated %v, want %v: 100 ms after the segment's first presented frame", got.Format(time.RFC3339Nano), want.Format(time.RFC3339Nano))
+	}
+}
