@@ -2,7 +2,8 @@
 // stamps an application's event on a stream's media clock and sends it in
 // band with the video (hub.Stream.PostCue), so each viewer sees it with the
 // frame it belongs to. Poster offers the same to other packages (the
-// interactive rooms emit poll results as cues).
+// interactive rooms emit poll results as cues, and stamp chat messages on
+// the same media clock).
 package cue
 
 import (
@@ -76,6 +77,22 @@ func (p *Poster) Post(stream string, c hub.Cue) (hub.Cue, error) {
 func (p *Poster) PostCue(stream, typ string, data json.RawMessage) error {
 	_, err := p.Post(stream, hub.Cue{Type: typ, Data: data})
 	return err
+}
+
+// MediaTime returns the stream's media clock, the time PostCue stamps a
+// cue with by default (the newest ingested frame), and false when the
+// stream does not exist, has no frame yet or has ended. It fits the
+// interactive rooms' CuePoster: chat messages are stamped on it.
+func (p *Poster) MediaTime(stream string) (time.Duration, bool) {
+	st := p.cfg.Hub.Stream(stream)
+	if st == nil {
+		return 0, false
+	}
+	inf := st.Info()
+	if inf.LastFrame.IsZero() || inf.State == hub.StateEnded {
+		return 0, false
+	}
+	return inf.MediaTime, true
 }
 
 func (p *Poster) limiter(stream string) *rate.Limiter {

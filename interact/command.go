@@ -16,6 +16,7 @@ const (
 	CmdChatPin    = "chat.pin"    // id (message); staff
 	CmdChatUnpin  = "chat.unpin"  // staff
 	CmdSlowMode   = "chat.slow"   // seconds (0 turns it off); staff
+	CmdChatSync   = "chat.sync"   // enabled; staff (spoiler-free chat, see state.go)
 	CmdBan        = "mod.ban"     // viewer; staff
 	CmdTimeout    = "mod.timeout" // viewer, seconds; staff
 	CmdUnban      = "mod.unban"   // viewer; staff
@@ -57,7 +58,10 @@ type Command struct {
 	// answered the same both times.
 	Key string `json:"key,omitempty"`
 	// MediaTime is the media time, in seconds, of the frame on the
-	// sender's screen when they acted. Stored on the event.
+	// sender's screen when they acted. Stored on the event. A chat
+	// message without one (REST, the host, a viewer without video) is
+	// stamped with the stream's media clock when the room takes it, and
+	// one ahead of that clock is brought back to it (see Room.stamp).
 	MediaTime *float64  `json:"mediaTime,omitempty"`
 	Text      string    `json:"text,omitempty"`
 	ID        string    `json:"id,omitempty"`
@@ -67,6 +71,7 @@ type Command struct {
 	Poll      *PollSpec `json:"poll,omitempty"`
 	Emoji     string    `json:"emoji,omitempty"`
 	Count     int       `json:"count,omitempty"`
+	Enabled   *bool     `json:"enabled,omitempty"`
 }
 
 // PollSpec describes a poll at creation.
@@ -159,6 +164,11 @@ func (c *Command) Validate() error {
 		if c.Seconds > MaxSlowMode {
 			return bad("seconds: at most %d", MaxSlowMode)
 		}
+	case CmdChatSync:
+		used = "enabled"
+		if c.Enabled == nil {
+			return bad("chat.sync needs enabled: true or false")
+		}
 	case CmdBan, CmdUnban:
 		used = "viewer"
 		if c.Viewer == "" {
@@ -208,7 +218,7 @@ func (c *Command) Validate() error {
 	}{
 		{"text", c.Text != ""}, {"id", c.ID != ""}, {"viewer", c.Viewer != ""},
 		{"seconds", c.Seconds != 0}, {"choices", c.Choices != nil}, {"poll", c.Poll != nil},
-		{"emoji", c.Emoji != ""}, {"count", c.Count != 0},
+		{"emoji", c.Emoji != ""}, {"count", c.Count != 0}, {"enabled", c.Enabled != nil},
 	} {
 		if f.set && !hasWord(used, f.name) {
 			return bad("%s does not take %s", c.Type, f.name)
@@ -286,7 +296,7 @@ func hasWord(list, w string) bool {
 // StaffOnly reports the command types only moderators and hosts may send.
 func StaffOnly(typ string) bool {
 	switch typ {
-	case CmdChatDelete, CmdChatPin, CmdChatUnpin, CmdSlowMode, CmdBan, CmdTimeout, CmdUnban,
+	case CmdChatDelete, CmdChatPin, CmdChatUnpin, CmdSlowMode, CmdChatSync, CmdBan, CmdTimeout, CmdUnban,
 		CmdPollCreate, CmdPollOpen, CmdPollClose, CmdApprove, CmdHide, CmdAnswer:
 		return true
 	}

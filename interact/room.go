@@ -62,6 +62,8 @@ type Room struct {
 	closing      map[string]bool
 	lastCue      time.Time
 	appliedWaits []appliedReq
+	snapSeq      uint64 // the sequence of the last snapshot (stored or loaded)
+	sinceSnap    int    // events applied since it
 }
 
 type remoteCount struct {
@@ -145,10 +147,17 @@ func (r *Room) start(ctx context.Context) error {
 	default:
 		r.replayTo = last.Sequence
 	}
-	cons, err := js.OrderedConsumer(ctx, StreamName, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subjAll(r.token)},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-	})
+	occ := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subjAll(r.token)}, DeliverPolicy: jetstream.DeliverAllPolicy}
+	if im := r.loadSnapshot(ctx); im != nil {
+		if im.Seq > r.replayTo {
+			r.log.Warn("room snapshot ahead of the log; replaying the whole log", "snapshot", im.Seq, "log", r.replayTo)
+		} else {
+			r.st = im.restore(r.rs.lim)
+			r.snapSeq, r.ringFloor = im.Seq, im.Seq
+			occ.DeliverPolicy, occ.OptStartSeq = jetstream.DeliverByStartSequencePolicy, im.Seq+1
+		}
+	}
+	cons, err := js.OrderedConsumer(ctx, StreamName, occ)
 	if err != nil {
 		return err
 	}
@@ -174,7 +183,7 @@ func (r *Room) start(ctx context.Context) error {
 		cc.Stop()
 		return err
 	}
-	r.replaying = r.replayTo > 0
+	r.replaying = r.replayTo > r.st.seq
 	r.lastUse = r.rs.now()
 	r.relAfter = r.rs.now()
 	r.rs.wg.Add(1)
@@ -212,10 +221,13 @@ func (r *Room) run() {
 			if r.replaying && r.st.seq >= r.replayTo {
 				r.replaying = false
 				reqs = r.reqs
-				r.log.Debug("room replayed", "events", r.replayTo)
+				r.log.Debug("room replayed", "from", r.snapSeq, "events", r.sinceSnap)
 				close(r.ready)
 			}
 			if !r.replaying {
+				if r.sinceSnap >= cfg.SnapshotEvery {
+					r.snapshot(false)
+				}
 				r.arm(wake)
 				r.scheduleFlush(flush)
 			}
@@ -243,10 +255,12 @@ func (r *Room) run() {
 				r.log.Debug("room idle, stopping")
 				r.stop()
 				r.stopSubs()
+				r.snapshot(true)
 				return
 			}
 		case <-r.quit:
 			r.stopSubs()
+			r.snapshot(true)
 			for key, ws := range r.waiters {
 				for _, w := range ws {
 					w <- Result{Err: ErrClosed}
@@ -279,6 +293,7 @@ func (r *Room) applyMsg(m jetstream.Msg) {
 	res, outs, fresh := r.st.apply(seq, ctl, &ev)
 	r.pending = append(r.pending, outs...)
 	r.rs.metrics.applied.Add(1)
+	r.sinceSnap++
 	if ws, ok := r.waiters[ev.Key]; ok && ev.Key != "" {
 		for _, w := range ws {
 			w <- res

@@ -10,9 +10,11 @@
 // JetStream drops a repeated Nats-Msg-Id within its window, and the
 // projection remembers verdicts by key beyond it.
 //
-// Life cycle: New creates the log stream if needed; rooms start on first
-// use (replaying their log before answering) and stop when idle; Close
-// stops every room and waits for their goroutines.
+// Life cycle: New creates the log stream and the snapshot store if
+// needed; rooms start on first use (loading their snapshot and replaying
+// the log after it before answering, see snapshot.go) and stop when idle,
+// storing a snapshot; Close stops every room and waits for their
+// goroutines.
 package interact
 
 import (
@@ -35,11 +37,17 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// CuePoster posts a cue on a stream's media timeline (the lead implements
-// it against the hub). Called from one goroutine per Rooms, never with a
-// lock held.
+// CuePoster posts cues on a stream's media timeline and reads the clock
+// they are stamped on (package cue implements it against the hub). Called
+// without a lock held.
 type CuePoster interface {
+	// PostCue posts a cue at the stream's newest frame. Called from one
+	// goroutine per Rooms.
 	PostCue(stream string, typ string, data json.RawMessage) error
+	// MediaTime returns the stream's media clock, the time a cue posted
+	// now is stamped with (the newest ingested frame), and false when the
+	// stream has none (no such stream, no frame yet).
+	MediaTime(stream string) (time.Duration, bool)
 }
 
 // Config configures Rooms. Zero values take the defaults shown.
@@ -47,8 +55,8 @@ type Config struct {
 	// NATS and JetStream are the bus (required).
 	NATS      *nats.Conn
 	JetStream jetstream.JetStream
-	// Cues receives the events viewers should see with the picture
-	// (optional).
+	// Cues receives the events viewers should see with the picture, and
+	// is the media clock chat messages are stamped on (optional).
 	Cues   CuePoster
 	Logger *slog.Logger
 	// NodeID names this node in events and presence. Default: random.
@@ -100,6 +108,10 @@ type Config struct {
 	// EventRing is the recent events kept per room for resuming.
 	// Default 4096.
 	EventRing int
+	// SnapshotEvery is how many applied events a room goes between
+	// snapshots of its state (see snapshot.go); a room also stores one when
+	// it stops. Default 10000.
+	SnapshotEvery int
 	// MaxPolls, MaxQuestions, MaxKeys bound a room's state (equal on every
 	// node). Defaults 100, 1000, 100000.
 	MaxPolls, MaxQuestions, MaxKeys int
@@ -165,6 +177,7 @@ func (c *Config) defaults() {
 	defD(&c.ResultsCueInterval, 2*time.Second)
 	def(&c.SubscriberQueue, 64)
 	def(&c.EventRing, 4096)
+	def(&c.SnapshotEvery, 10000)
 	def(&c.MaxPolls, 100)
 	def(&c.MaxQuestions, 1000)
 	def(&c.MaxKeys, 100000)
@@ -184,8 +197,10 @@ type Rooms struct {
 	rooms  map[string]*Room
 	closed bool
 
-	cues    chan cueReq
-	quit    chan struct{}
+	cues     chan cueReq
+	snaps    jetstream.ObjectStore // room snapshots
+	snapJobs chan snapshotJob
+	quit     chan struct{}
 	wg      sync.WaitGroup
 	metrics Metrics
 }
@@ -193,6 +208,7 @@ type Rooms struct {
 // Metrics counts what the rooms do; read them with Load.
 type Metrics struct {
 	applied, lagged, batches, cuesDropped, busy atomic.Int64
+	snapshots, snapshotsSkipped                 atomic.Int64
 }
 
 // MetricsSnapshot is a reading of Metrics.
@@ -203,6 +219,10 @@ type MetricsSnapshot struct {
 	Lagged      int64 // subscribers cut off for falling behind
 	CuesDropped int64 // cues dropped because the cue queue was full
 	Busy        int64 // commands refused with ErrBusy (admission control)
+	Snapshots   int64 // room snapshots stored
+	// SnapshotsSkipped counts periodic snapshots dropped because the
+	// writer was behind (the next one comes SnapshotEvery events later).
+	SnapshotsSkipped int64
 }
 
 // Metrics returns the counters.
@@ -213,7 +233,8 @@ func (rs *Rooms) Metrics() MetricsSnapshot {
 	return MetricsSnapshot{
 		Rooms: n, Applied: rs.metrics.applied.Load(), Batches: rs.metrics.batches.Load(),
 		Lagged: rs.metrics.lagged.Load(), CuesDropped: rs.metrics.cuesDropped.Load(),
-		Busy: rs.metrics.busy.Load(),
+		Busy: rs.metrics.busy.Load(), Snapshots: rs.metrics.snapshots.Load(),
+		SnapshotsSkipped: rs.metrics.snapshotsSkipped.Load(),
 	}
 }
 
@@ -241,20 +262,33 @@ func New(ctx context.Context, cfg Config) (*Rooms, error) {
 	if err != nil {
 		return nil, fmt.Errorf("interact: stream %s: %w", StreamName, err)
 	}
+	snaps, err := cfg.JetStream.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      SnapshotBucket,
+		Description: "Liveloop room snapshots",
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		Compression: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("interact: object store %s: %w", SnapshotBucket, err)
+	}
 	rs := &Rooms{
 		cfg: cfg,
 		lim: limits{History: cfg.History, MaxPolls: cfg.MaxPolls, MaxQuestions: cfg.MaxQuestions, MaxKeys: cfg.MaxKeys},
 		log: cfg.Logger, rooms: map[string]*Room{},
 		cues: make(chan cueReq, 256), quit: make(chan struct{}),
+		snaps: snaps, snapJobs: make(chan snapshotJob, 64),
 	}
-	rs.wg.Add(1)
+	rs.wg.Add(2)
 	go rs.runCues()
+	go rs.runSnapshots()
 	return rs, nil
 }
 
 func (rs *Rooms) now() time.Time { return rs.cfg.Now() }
 
-// Close stops every room and waits for their goroutines.
+// Close stops every room (each stores its snapshot) and waits for their
+// goroutines.
 func (rs *Rooms) Close() error {
 	rs.mu.Lock()
 	if rs.closed {
@@ -267,6 +301,11 @@ func (rs *Rooms) Close() error {
 	rs.mu.Unlock()
 	for _, r := range rooms {
 		r.stop()
+	}
+	// The rooms hand their last snapshots to the writer as they stop; it
+	// writes what is queued before it returns.
+	for _, r := range rooms {
+		<-r.done
 	}
 	close(rs.quit)
 	rs.wg.Wait()
@@ -397,6 +436,7 @@ func (r *Room) do(ctx context.Context, actor Actor, cmd *Command) (Result, error
 		if n := len([]rune(cmd.Text)); n > cfg.MaxChatLen {
 			return Result{}, errf(ErrTooLong.Code, "message is %d characters, at most %d", n, cfg.MaxChatLen)
 		}
+		r.stamp(cmd)
 	}
 	if !r.admit() {
 		return Result{}, ErrBusy
@@ -478,6 +518,26 @@ func (r *Room) do(ctx context.Context, actor Actor, cmd *Command) (Result, error
 			cancelWait()
 			return Result{}, ErrTimeout
 		}
+	}
+}
+
+// stamp places a chat message on the stream's media timeline, so pages in
+// spoiler-free mode show it when each viewer's picture reaches it: the
+// poster's mediaTime (the frame on their screen), or without one the
+// stream's media clock, the time a cue posted now would carry. A claim
+// ahead of the newest ingested frame cannot be true and is brought back
+// to it. With no clock (the stream is not live here) the message keeps
+// what it has.
+func (r *Room) stamp(cmd *Command) {
+	if r.rs.cfg.Cues == nil {
+		return
+	}
+	clock, ok := r.rs.cfg.Cues.MediaTime(r.name)
+	if !ok {
+		return
+	}
+	if now := clock.Seconds(); cmd.MediaTime == nil || *cmd.MediaTime > now {
+		cmd.MediaTime = &now
 	}
 }
 

@@ -278,9 +278,24 @@ func TestQuestions(t *testing.T) {
 	}
 }
 
+// cueRec records cues and stands in for a stream's media clock.
 type cueRec struct {
-	mu   sync.Mutex
-	cues []string
+	mu    sync.Mutex
+	cues  []string
+	live  bool
+	clock time.Duration
+}
+
+func (c *cueRec) MediaTime(stream string) (time.Duration, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.clock, c.live
+}
+
+func (c *cueRec) setClock(d time.Duration, live bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.clock, c.live = d, live
 }
 
 func (c *cueRec) PostCue(stream, typ string, data json.RawMessage) error {

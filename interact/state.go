@@ -20,6 +20,7 @@ type state struct {
 	chat     []*ChatMessage // the last lim.History messages, oldest first
 	pinned   *ChatMessage
 	slow     float64              // slow mode interval, seconds; 0 is off
+	chatSync bool                 // spoiler-free chat: pages show messages at their media time
 	bans     map[string]time.Time // viewer -> until; zero time is permanent
 	staff    map[string]bool      // actors seen with a staff role
 	lastChat map[string]time.Time // viewer -> their last accepted message
@@ -371,6 +372,9 @@ func (s *state) mutate(seq uint64, ev *Event) (id string, outs []Out) {
 	case CmdSlowMode:
 		s.slow = c.Seconds
 		out("chat.slow", map[string]float64{"seconds": c.Seconds}, false)
+	case CmdChatSync:
+		s.chatSync = *c.Enabled
+		out("chat.sync", map[string]bool{"enabled": s.chatSync}, false)
 	case CmdBan, CmdTimeout:
 		var until time.Time
 		if c.Type == CmdTimeout {
@@ -581,11 +585,14 @@ func (s *state) hasDirty() bool { return s.anyDirty }
 
 // Snapshot is the state of a room as a joining viewer gets it.
 type Snapshot struct {
-	Seq       uint64         `json:"seq"`
-	Viewers   int            `json:"viewers"`
-	Chat      []*ChatMessage `json:"chat"`
-	Pinned    *ChatMessage   `json:"pinned,omitempty"`
-	SlowMode  float64        `json:"slowMode"`
+	Seq      uint64         `json:"seq"`
+	Viewers  int            `json:"viewers"`
+	Chat     []*ChatMessage `json:"chat"`
+	Pinned   *ChatMessage   `json:"pinned,omitempty"`
+	SlowMode float64        `json:"slowMode"`
+	// ChatSync is spoiler-free chat: pages hold each message until the
+	// viewer's picture reaches its mediaTime.
+	ChatSync  bool           `json:"chatSync"`
 	Poll      *PollView      `json:"poll,omitempty"` // the open poll, or the last closed one
 	Questions []QuestionView `json:"questions"`      // top questions
 	Bans      map[string]any `json:"bans,omitempty"` // staff only
@@ -595,7 +602,7 @@ type Snapshot struct {
 const maxSnapshotQuestions = 50
 
 func (s *state) snapshot(now time.Time, staff bool) Snapshot {
-	snap := Snapshot{Seq: s.seq, SlowMode: s.slow, Pinned: s.pinned, Chat: []*ChatMessage{}}
+	snap := Snapshot{Seq: s.seq, SlowMode: s.slow, ChatSync: s.chatSync, Pinned: s.pinned, Chat: []*ChatMessage{}}
 	for _, m := range s.chat {
 		if staff || !m.heldAt(now) {
 			snap.Chat = append(snap.Chat, m)

@@ -160,6 +160,7 @@ func (h *Handler) routes() []route {
 		{method: "PUT", path: s + "/pin", summary: "Pin a chat message", auth: authStaff, request: "IDBody", response: "Result", status: 200, handler: cmd(interact.CmdChatPin)},
 		{method: "DELETE", path: s + "/pin", summary: "Unpin", auth: authStaff, response: "Result", status: 200, handler: cmd(interact.CmdChatUnpin)},
 		{method: "PUT", path: s + "/slow-mode", summary: "Set slow mode (seconds between a viewer's messages; 0 is off)", auth: authStaff, request: "SecondsBody", response: "Result", status: 200, handler: cmd(interact.CmdSlowMode)},
+		{method: "PUT", path: s + "/chat-sync", summary: "Turn spoiler-free chat on or off (pages show each message when the viewer's picture reaches its mediaTime)", auth: authStaff, request: "EnabledBody", response: "Result", status: 200, handler: cmd(interact.CmdChatSync)},
 		{method: "GET", path: s + "/bans", summary: "Current bans and timeouts", auth: authStaff, response: "Bans", status: 200, handler: h.getBans},
 		{method: "POST", path: s + "/bans", summary: "Ban a viewer (permanently, or for seconds: a timeout)", auth: authStaff, request: "BanBody", response: "Result", status: 201, handler: h.postBan},
 		{method: "DELETE", path: s + "/bans/{viewer}", summary: "Lift a ban or timeout", auth: authStaff, response: "Result", status: 200, handler: cmd(interact.CmdUnban)},

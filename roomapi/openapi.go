@@ -139,7 +139,8 @@ func schemas() map[string]any {
 	slices.Sort(codes)
 	chat := obj([]string{"id", "seq", "viewer", "name", "role", "text", "at"}, map[string]any{
 		"id": str, "seq": seq, "viewer": str, "name": str, "role": ref("Role"), "text": str, "at": when,
-		"mediaTime": media, "heldUntil": when,
+		"mediaTime": map[string]any{"type": "number", "minimum": 0, "description": "media time (s) the message belongs to: the poster's frame on screen, else the stream's newest frame when it was accepted"},
+		"heldUntil": when,
 	})
 	poll := obj([]string{"id", "question", "options", "status", "createdAt"}, map[string]any{
 		"id": str, "question": str, "options": arr(str), "multiple": boolean, "maxChoices": integer,
@@ -160,15 +161,16 @@ func schemas() map[string]any {
 		"SessionRequest": obj(nil, map[string]any{"name": map[string]any{"type": "string", "maxLength": MaxNameLen}, "role": ref("Role")}),
 		"Session":        obj([]string{"token", "viewer", "name", "role", "expiresAt"}, map[string]any{"token": str, "viewer": str, "name": str, "role": ref("Role"), "expiresAt": when}),
 		"Command": obj([]string{"type"}, map[string]any{
-			"type": map[string]any{"enum": []string{"chat.send", "chat.delete", "chat.pin", "chat.unpin", "chat.slow", "mod.ban", "mod.timeout", "mod.unban",
+			"type": map[string]any{"enum": []string{"chat.send", "chat.delete", "chat.pin", "chat.unpin", "chat.slow", "chat.sync", "mod.ban", "mod.timeout", "mod.unban",
 				"poll.create", "poll.open", "poll.close", "poll.vote", "qa.ask", "qa.upvote", "qa.approve", "qa.hide", "qa.answer", "react"}},
 			"key": key, "mediaTime": media, "text": str, "id": str, "viewer": str, "seconds": num,
-			"choices": arr(integer), "poll": ref("PollSpec"), "emoji": str, "count": integer,
+			"choices": arr(integer), "poll": ref("PollSpec"), "emoji": str, "count": integer, "enabled": boolean,
 		}),
 		"Result":      obj(nil, map[string]any{"seq": seq, "id": str}),
 		"Empty":       obj(nil, map[string]any{"key": key, "mediaTime": media}),
 		"ChatPost":    obj([]string{"text"}, map[string]any{"text": str, "key": key, "mediaTime": media}),
 		"IDBody":      obj([]string{"id"}, map[string]any{"id": str, "key": key, "mediaTime": media}),
+		"EnabledBody": obj([]string{"enabled"}, map[string]any{"enabled": boolean, "key": key, "mediaTime": media}),
 		"SecondsBody": obj([]string{"seconds"}, map[string]any{"seconds": num, "key": key, "mediaTime": media}),
 		"BanBody":     obj([]string{"viewer"}, map[string]any{"viewer": str, "seconds": num, "key": key, "mediaTime": media}),
 		"VoteBody":    obj([]string{"choices"}, map[string]any{"choices": arr(integer), "key": key, "mediaTime": media}),
@@ -186,6 +188,7 @@ func schemas() map[string]any {
 		"Bans":         obj([]string{"bans"}, map[string]any{"bans": map[string]any{"type": "object", "additionalProperties": true, "description": "viewer -> \"permanent\" or the end of the timeout"}}),
 		"Snapshot": obj([]string{"seq", "viewers", "chat", "slowMode", "questions"}, map[string]any{
 			"seq": seq, "viewers": integer, "chat": arr(ref("ChatMessage")), "pinned": ref("ChatMessage"), "slowMode": num,
+			"chatSync": map[string]any{"type": "boolean", "description": "spoiler-free chat: pages show each message when the viewer's picture reaches its mediaTime"},
 			"poll": ref("Poll"), "questions": arr(ref("Question")), "bans": anyObj,
 		}),
 	}
