@@ -201,8 +201,8 @@ type Rooms struct {
 	snaps    jetstream.ObjectStore // room snapshots
 	snapJobs chan snapshotJob
 	quit     chan struct{}
-	wg      sync.WaitGroup
-	metrics Metrics
+	wg       sync.WaitGroup
+	metrics  Metrics
 }
 
 // Metrics counts what the rooms do; read them with Load.

@@ -189,7 +189,7 @@ func schemas() map[string]any {
 		"Snapshot": obj([]string{"seq", "viewers", "chat", "slowMode", "questions"}, map[string]any{
 			"seq": seq, "viewers": integer, "chat": arr(ref("ChatMessage")), "pinned": ref("ChatMessage"), "slowMode": num,
 			"chatSync": map[string]any{"type": "boolean", "description": "spoiler-free chat: pages show each message when the viewer's picture reaches its mediaTime"},
-			"poll": ref("Poll"), "questions": arr(ref("Question")), "bans": anyObj,
+			"poll":     ref("Poll"), "questions": arr(ref("Question")), "bans": anyObj,
 		}),
 	}
 }
