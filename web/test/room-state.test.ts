@@ -118,3 +118,11 @@ test('presence', () => {
   assert.equal(st.viewers, 42);
   assert.equal(applyEvent(st, { type: 'who.knows', data: {} }).size, 0);
 });
+
+test('spoiler-free chat: from the snapshot and the chat.sync event', () => {
+  const st = emptyRoom();
+  applySnapshot(st, { ...snapshot(), chatSync: true });
+  assert.equal(st.chatSync, true);
+  assert.ok(applyEvent(st, { seq: 11, type: 'chat.sync', data: { enabled: false } }).has('sync'));
+  assert.equal(st.chatSync, false);
+});

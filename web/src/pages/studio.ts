@@ -311,6 +311,9 @@ function renderBans(st: RoomState): void {
 }
 
 const slow = $<HTMLSelectElement>('slow');
+// Spoiler-free chat: viewers' pages show each message when their picture reaches it.
+const chatSync = h('input', { type: 'checkbox', id: 'chat-sync' });
+slow.closest('label')!.after(h('label', { class: 'check', title: 'Each viewer sees a message when their video reaches the moment it was sent' }, chatSync, ' Spoiler-free chat'));
 const client: RoomClient = new RoomClient({
   stream,
   role: 'host',
@@ -319,6 +322,7 @@ const client: RoomClient = new RoomClient({
     if (parts.has('poll')) renderPolls(st);
     if (parts.has('questions')) qa.render(st);
     if (parts.has('bans')) renderBans(st);
+    if (parts.has('sync')) chatSync.checked = st.chatSync;
     if (parts.has('slow')) {
       if (![...slow.options].some((o) => o.value === String(st.slowMode))) slow.append(h('option', { value: String(st.slowMode) }, `${st.slowMode} s`));
       slow.value = String(st.slowMode);
@@ -394,6 +398,11 @@ signout.addEventListener('click', () => {
 });
 
 slow.addEventListener('change', () => void act(chatSlot, 'PUT', '/slow-mode', { seconds: Number(slow.value), mediaTime: outputTime() }));
+chatSync.addEventListener('change', () => {
+  const want = chatSync.checked;
+  chatSync.checked = client.state.chatSync; // the room's event sets it
+  void act(chatSlot, 'PUT', '/chat-sync', { enabled: want, mediaTime: outputTime() });
+});
 
 $('poll-form').addEventListener('submit', async (e) => {
   e.preventDefault();

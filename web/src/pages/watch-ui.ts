@@ -4,15 +4,19 @@
  * video, the audience's side of the show over the viewer channel: chat, the
  * open poll, Q&A, reactions, the viewer count. Exposes the room as
  * window.liveloopRoom; listens to the `liveloop:cue` events the page
- * re-dispatches to show poll results, pins and answers with the picture.
+ * re-dispatches to show poll results, pins and answers with the picture,
+ * and in spoiler-free mode holds each chat message until the picture
+ * reaches it (chat-hold.ts).
  */
 import type { Player } from '../player/index.js';
 import { formatKbps, formatMs } from './location.js';
 import { newSession, remember } from '../room/api.js';
+import { ChatHold } from '../room/chat-hold.js';
 import { ChatView } from '../room/chat-view.js';
 import { ask, chat, cleanMediaTime, frameMediaTime, react, upvote, vote, type FrameSample } from '../room/commands.js';
 import { channelKey, CueSync, holdMs } from '../room/cue-sync.js';
 import { byId, h } from '../room/dom.js';
+import type { ChatMessage, RoomEvent } from '../room/protocol.js';
 import { RoomClient } from '../room/client.js';
 import { PollCard } from '../room/poll-view.js';
 import { plural } from '../room/poll.js';
@@ -22,7 +26,7 @@ import { ReactionView } from '../room/reaction-view.js';
 declare global {
   interface Window {
     /** The room, for tests and tools: its state, channel and the media time commands carry. */
-    liveloopRoom?: { client: RoomClient; mediaTime: () => number };
+    liveloopRoom?: { client: RoomClient; mediaTime: () => number; heldChat: () => number };
   }
 }
 
@@ -107,10 +111,13 @@ function audience(stream: string, player: Player, video: HTMLVideoElement): void
   // The player's own answer when it has one (on WebRTC, video.currentTime
   // is not on the stream's timeline); else the frame on screen.
   const fromPage = frameClock(video);
-  const fromPlayer = (player as unknown as { mediaTime?: () => number | null }).mediaTime;
+  const picture = (): number | null => {
+    const t = player.mediaTime();
+    return t !== null && Number.isFinite(t) ? t : null;
+  };
   const mediaTime = () => {
-    const t = typeof fromPlayer === 'function' ? fromPlayer.call(player) : null;
-    return t !== null && t !== undefined && Number.isFinite(t) ? cleanMediaTime(t) : fromPage();
+    const t = picture();
+    return t !== null ? cleanMediaTime(t) : fromPage();
   };
   const me = () => client.session?.viewer;
   const votes = memory<number[]>('votes', me);
@@ -230,8 +237,44 @@ function audience(stream: string, player: Player, video: HTMLVideoElement): void
     apply: (ev) => client.apply(ev),
     hold: () => holdMs(player.state === 'playing', player.stats().latency),
   });
-  client.route = (ev, resumed) => sync.channel(ev, resumed ? null : channelKey(ev, client.state));
-  client.onSnapshot = () => sync.clear();
+  // Spoiler-free chat: messages ahead of the picture wait for it.
+  const hold = new ChatHold();
+  let holdTimer: ReturnType<typeof setInterval> | null = null;
+  const show = (ms: ChatMessage[]) => {
+    for (const m of ms) client.apply({ seq: m.seq, type: 'chat.message', data: m });
+    if (hold.size > 0 && !holdTimer) holdTimer = setInterval(() => show(hold.due(picture(), performance.now())), 100);
+    if (hold.size === 0 && holdTimer) {
+      clearInterval(holdTimer);
+      holdTimer = null;
+    }
+  };
+  const holdChat = (ev: RoomEvent, resumed: boolean): boolean => {
+    const d = (ev.data ?? {}) as Partial<ChatMessage> & { enabled?: boolean };
+    switch (ev.type) {
+      case 'chat.message':
+        if (resumed || typeof d.id !== 'string') return false;
+        show(hold.add(ev.data as ChatMessage, { on: client.state.chatSync, picture: picture(), now: performance.now(), mine: d.viewer === me() }));
+        return true;
+      case 'chat.deleted':
+        hold.remove((m) => m.id === d.id);
+        break;
+      case 'mod.banned':
+        hold.remove((m) => m.viewer === d.viewer);
+        break;
+      case 'chat.sync':
+        if (d.enabled !== true) show(hold.drain());
+        break;
+    }
+    return false;
+  };
+  client.route = (ev, resumed) => {
+    if (!holdChat(ev, resumed)) sync.channel(ev, resumed ? null : channelKey(ev, client.state));
+  };
+  client.onSnapshot = () => {
+    sync.clear();
+    hold.clear();
+    show([]);
+  };
   window.addEventListener('liveloop:cue', (e) => sync.cue(e.detail));
   player.on('state', (s) => {
     if (s !== 'playing' && s !== 'stalled' && s !== 'buffering') sync.flush();
@@ -273,6 +316,6 @@ function audience(stream: string, player: Player, video: HTMLVideoElement): void
   qa.render(client.state);
   chatView.render(client.state, new Set(['chat']));
 
-  window.liveloopRoom = { client, mediaTime };
+  window.liveloopRoom = { client, mediaTime, heldChat: () => hold.size };
   client.connect();
 }

@@ -281,6 +281,18 @@ export class Player extends Emitter<PlayerEvents> {
     this.settlePlay = undefined;
   }
 
+  /**
+   * The media time, in seconds on the stream's timeline (the clock cues and
+   * chat messages are stamped on), of the frame on screen; null before the
+   * first frame, and on the transports that play into the element (WebRTC,
+   * LL-HLS), whose frames the player does not place on that timeline.
+   */
+  mediaTime(): number | null {
+    if (!this.started || this.element || !this.sink) return null;
+    const t = this.frameCallbacksWork() ? this.lastFrame!.mediaTime : this.video.currentTime;
+    return Math.max(0, t - this.sink.timestampOffset);
+  }
+
   /** A snapshot of the playback statistics. */
   stats(): PlayerStats {
     const v = this.video;

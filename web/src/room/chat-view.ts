@@ -32,6 +32,7 @@ export class ChatView {
   private readonly list: HTMLOListElement;
   private readonly pinned: HTMLElement;
   private readonly slow: HTMLElement;
+  private readonly sync: HTMLElement;
   private readonly status: HTMLElement;
   private readonly input: HTMLTextAreaElement | null = null;
   private readonly button: HTMLButtonElement | null = null;
@@ -47,6 +48,7 @@ export class ChatView {
     this.pinned = h('div', { class: 'pinned', hidden: true, role: 'note', 'aria-label': 'Pinned message' });
     this.list = h('ol', { class: 'chat-list', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Chat messages' });
     this.slow = h('span', { class: 'pill slow', hidden: true });
+    this.sync = h('span', { class: 'pill', hidden: true, title: 'Spoiler-free chat: each message appears when your video reaches the moment it was sent' }, 'Spoiler-free');
     this.status = h('p', { class: 'form-status', role: 'alert', hidden: true });
     let form: HTMLFormElement | null = null;
     if (o.send) {
@@ -72,7 +74,7 @@ export class ChatView {
       { class: 'chat', 'aria-label': 'Chat' },
       this.pinned,
       this.list,
-      h('div', { class: 'composer-wrap' }, h('div', { class: 'composer-meta' }, o.identity ?? null, this.slow), form, this.status),
+      h('div', { class: 'composer-wrap' }, h('div', { class: 'composer-meta' }, o.identity ?? null, this.slow, this.sync), form, this.status),
     );
   }
 
@@ -91,6 +93,7 @@ export class ChatView {
   render(st: RoomState, parts: Set<Part>): void {
     if (parts.has('chat')) this.renderList(st.chat);
     if (parts.has('pinned')) this.renderPinned(st.pinned);
+    if (parts.has('sync')) this.sync.hidden = !st.chatSync;
     if (parts.has('slow')) {
       this.slowSeconds = st.slowMode;
       this.slow.hidden = !(st.slowMode > 0);

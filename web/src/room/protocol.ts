@@ -6,7 +6,7 @@
  * Down, one JSON object per WebSocket text message:
  *
  *   {"type":"session","token","viewer","name","role","expiresAt"}   a token the server issued
- *   {"type":"snapshot","seq":N,"data":{chat,pinned,slowMode,poll,questions,viewers}}
+ *   {"type":"snapshot","seq":N,"data":{chat,pinned,slowMode,chatSync,poll,questions,viewers}}
  *   {"type":"events","resumed"?:true,"events":[{"seq"?:N,"type","data"?},...]}
  *   {"type":"result","key":K,"seq":N,"id":ID} | {"type":"result","key":K,"error":{code,message}}
  *   {"type":"error","error":{code,message}}   a command that could not be read
@@ -32,6 +32,11 @@ export interface ChatMessage {
   role: Role;
   text: string;
   at: string;
+  /**
+   * The media time (s, the stream's timeline) the message belongs to: the
+   * frame on the poster's screen, else the stream's newest frame when the
+   * server took it.
+   */
   mediaTime?: number;
   /** Set while held for moderation (staff only see it then). */
   heldUntil?: string;
@@ -80,6 +85,8 @@ export interface Snapshot {
   chat: ChatMessage[];
   pinned?: ChatMessage | null;
   slowMode: number;
+  /** Spoiler-free chat: pages show each message when the viewer's picture reaches its mediaTime. */
+  chatSync?: boolean;
   /** The open poll, or the last closed one. */
   poll?: PollView | null;
   questions: QuestionView[];
@@ -147,6 +154,7 @@ export function parseDown(text: string): DownMessage | null {
         chat: Array.isArray(d['chat']) ? (d['chat'] as ChatMessage[]) : [],
         pinned: isObj(d['pinned']) ? (d['pinned'] as unknown as ChatMessage) : null,
         slowMode: typeof d['slowMode'] === 'number' ? d['slowMode'] : 0,
+        chatSync: d['chatSync'] === true,
         poll: isObj(d['poll']) ? (d['poll'] as unknown as PollView) : null,
         questions: Array.isArray(d['questions']) ? (d['questions'] as QuestionView[]) : [],
       };

@@ -16,6 +16,8 @@ export interface RoomState {
   pinned: ChatMessage | null;
   /** Seconds between a viewer's messages; 0 is off. */
   slowMode: number;
+  /** Spoiler-free chat: the watch page holds messages until the picture reaches them (chat-hold.ts). */
+  chatSync: boolean;
   /** The open poll, else the last closed one (what a viewer sees). */
   poll: PollView | null;
   /** Every poll seen, by id (drafts for staff). */
@@ -33,10 +35,10 @@ export interface RoomState {
 export const MAX_CHAT = 200;
 
 /** What an event changed, for rendering only what needs it. */
-export type Part = 'chat' | 'pinned' | 'slow' | 'poll' | 'questions' | 'viewers' | 'bans';
+export type Part = 'chat' | 'pinned' | 'slow' | 'sync' | 'poll' | 'questions' | 'viewers' | 'bans';
 
 export function emptyRoom(staff = false): RoomState {
-  return { chat: [], pinned: null, slowMode: 0, poll: null, polls: new Map(), questions: new Map(), viewers: 0, bans: new Map(), staff };
+  return { chat: [], pinned: null, slowMode: 0, chatSync: false, poll: null, polls: new Map(), questions: new Map(), viewers: 0, bans: new Map(), staff };
 }
 
 /** Replaces the state with a snapshot's. */
@@ -44,12 +46,13 @@ export function applySnapshot(st: RoomState, s: Snapshot): Set<Part> {
   st.chat = [...s.chat].sort((a, b) => a.seq - b.seq).slice(-MAX_CHAT);
   st.pinned = s.pinned ?? null;
   st.slowMode = s.slowMode;
+  st.chatSync = s.chatSync === true;
   st.poll = s.poll ?? null;
   if (st.poll) st.polls.set(st.poll.id, st.poll);
   st.questions = new Map(s.questions.map((q) => [q.id, q]));
   st.viewers = s.viewers;
   if (s.bans) st.bans = new Map(Object.entries(s.bans));
-  return new Set<Part>(['chat', 'pinned', 'slow', 'poll', 'questions', 'viewers', 'bans']);
+  return new Set<Part>(['chat', 'pinned', 'slow', 'sync', 'poll', 'questions', 'viewers', 'bans']);
 }
 
 const rank: Record<string, number> = { draft: 0, open: 1, closed: 2 };
@@ -117,6 +120,10 @@ export function applyEvent(st: RoomState, ev: RoomEvent): Set<Part> {
     case 'chat.slow':
       st.slowMode = typeof d['seconds'] === 'number' ? d['seconds'] : 0;
       out.add('slow');
+      break;
+    case 'chat.sync':
+      st.chatSync = d['enabled'] === true;
+      out.add('sync');
       break;
     case 'mod.banned': {
       const v = d['viewer'];
