@@ -19,7 +19,7 @@ import (
 // Down (server to viewer), each message one JSON object:
 //
 //	{"type":"session","token","viewer","name","role","expiresAt"}  when the server issued a token
-//	{"type":"snapshot","seq":N,"data":{chat,pinned,slowMode,poll,questions,viewers}}
+//	{"type":"snapshot","seq":N,"data":{chat,pinned,slowMode,chatSync,poll,questions,viewers}}
 //	{"type":"events","resumed"?:true,"events":[{"seq"?:N,"type":"chat.message","data":{...}},...]}
 //	{"type":"result","key":K,"seq":N,"id":ID}  or  {"type":"result","key":K,"error":{"code","message"}}
 //	{"type":"error","error":{"code","message"}}  a command that could not be read
