@@ -36,8 +36,10 @@ type Config struct {
 	// WebRTCUDP is the one UDP host:port that every WebRTC peer uses (ICE
 	// UDP mux). Port 0 picks a free port. Default 127.0.0.1:8189.
 	WebRTCUDP string
-	// WebRTCTCP, when set, is a host:port for ICE over TCP, for networks
-	// that block UDP. Default off.
+	// WebRTCTCP is where WebRTC peers on networks that block UDP reach
+	// the server with ICE over TCP (RFC 6544): WebRTCTCPHTTP (the default)
+	// shares the HTTP listener's port, a host:port listens on a port of
+	// its own, WebRTCTCPOff turns ICE-TCP off.
 	WebRTCTCP string
 	// WebRTCIPs are the addresses announced to WebRTC peers instead of the
 	// local ones (NAT 1:1), comma-separated.
@@ -78,6 +80,15 @@ type Config struct {
 	LogFormat string
 }
 
+// Values of Config.WebRTCTCP besides a host:port.
+const (
+	// WebRTCTCPHTTP shares the HTTP port: each new connection goes to
+	// HTTP or ICE-TCP by its first bytes (package webrtcapi/icetcp).
+	WebRTCTCPHTTP = "http"
+	// WebRTCTCPOff turns ICE-TCP off.
+	WebRTCTCPOff = "off"
+)
+
 // Default returns the defaults.
 func Default() Config {
 	return Config{
@@ -91,6 +102,7 @@ func Default() Config {
 
 		NATSListen: "127.0.0.1:0",
 		WebRTCUDP:  "127.0.0.1:8189",
+		WebRTCTCP:  WebRTCTCPHTTP,
 		Transcode:  true,
 
 		HLSPartTarget:    200 * time.Millisecond,
@@ -110,7 +122,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.GracePeriod, "grace", c.GracePeriod, "how long viewers wait for a dropped publisher to return")
 	fs.BoolVar(&c.RefuseTakeover, "refuse-takeover", c.RefuseTakeover, "refuse a second publisher on a live stream instead of replacing the first")
 	fs.StringVar(&c.WebRTCUDP, "webrtc-udp", c.WebRTCUDP, "UDP `host:port` shared by all WebRTC peers (port 0 picks a free port)")
-	fs.StringVar(&c.WebRTCTCP, "webrtc-tcp", c.WebRTCTCP, "TCP `host:port` for ICE over TCP (default off)")
+	fs.StringVar(&c.WebRTCTCP, "webrtc-tcp", c.WebRTCTCP, "ICE over TCP, for networks that block UDP: `http` (on the HTTP port), a host:port of its own, or off")
 	fs.StringVar(&c.WebRTCIPs, "webrtc-ip", c.WebRTCIPs, "`addresses` to announce to WebRTC peers (NAT 1:1), comma-separated")
 	fs.BoolVar(&c.Transcode, "transcode", c.Transcode, "turn AAC into Opus with ffmpeg for WebRTC viewers")
 	fs.StringVar(&c.NATSURL, "nats", c.NATSURL, "external NATS `URL`s (comma-separated); default: an embedded NATS server")
@@ -142,9 +154,9 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.WebRTCUDP); err != nil {
 		errs = append(errs, fmt.Errorf("--webrtc-udp %q: want host:port", c.WebRTCUDP))
 	}
-	if c.WebRTCTCP != "" {
+	if c.WebRTCTCP != WebRTCTCPHTTP && c.WebRTCTCP != WebRTCTCPOff {
 		if _, _, err := net.SplitHostPort(c.WebRTCTCP); err != nil {
-			errs = append(errs, fmt.Errorf("--webrtc-tcp %q: want host:port", c.WebRTCTCP))
+			errs = append(errs, fmt.Errorf("--webrtc-tcp %q: want http, off or host:port", c.WebRTCTCP))
 		}
 	}
 	for _, ip := range c.PublicIPs() {

@@ -36,6 +36,7 @@ import (
 	"github.com/liveloop/liveloop/transcode"
 	"github.com/liveloop/liveloop/web"
 	"github.com/liveloop/liveloop/webrtcapi"
+	"github.com/liveloop/liveloop/webrtcapi/icetcp"
 )
 
 // Version is the server's version, set at build time with
@@ -53,9 +54,11 @@ type Server struct {
 	whep *whep.Handler
 	whip *whip.Handler
 	ice  *webrtcapi.Transport // the ICE sockets WHEP and WHIP share
+	mux  *icetcp.Demux        // the HTTP port shared with ICE-TCP, or nil
 	opus *transcode.Manager   // nil with --transcode=false
 	http *http.Server
-	ln   net.Listener
+	ln   net.Listener // the HTTP port
+	hln  net.Listener // what HTTP serves: ln, or its side of mux
 	clip *demo.Clip
 	cues *cue.Poster
 
@@ -123,6 +126,8 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	if s.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("server: listen http: %w", err)
 	}
+	undo = append(undo, func() { s.ln.Close() })
+	s.hln = s.ln
 	s.ws = ws.New(ws.Config{Hub: s.hub, Logger: log.With("component", "ws")})
 	s.hls = llhls.New(llhls.Config{
 		Hub:           s.hub,
@@ -131,11 +136,21 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 		SegmentTarget: cfg.HLSSegmentTarget,
 		ChunkedParts:  cfg.HLSChunkedParts,
 	})
-	// WebRTC: one UDP port (and optionally one TCP port) for every peer,
-	// viewers and publishers alike.
-	if s.ice, err = webrtcapi.NewTransport(webrtcapi.Config{
-		UDPAddr: cfg.WebRTCUDP, TCPAddr: cfg.WebRTCTCP, PublicIPs: cfg.PublicIPs(), Logger: log.With("component", "webrtc"),
-	}); err != nil {
+	// WebRTC: one UDP port for every peer, viewers and publishers alike,
+	// and ICE-TCP on the HTTP port (or a port of its own, or none).
+	iceCfg := webrtcapi.Config{UDPAddr: cfg.WebRTCUDP, PublicIPs: cfg.PublicIPs(), Logger: log.With("component", "webrtc")}
+	switch cfg.WebRTCTCP {
+	case config.WebRTCTCPOff:
+	case config.WebRTCTCPHTTP:
+		if s.mux, err = icetcp.New(s.ln, icetcp.Config{Logger: log.With("component", "icetcp")}); err != nil {
+			return nil, fmt.Errorf("server: --webrtc-tcp http: %w", err)
+		}
+		undo = append(undo, func() { s.mux.Close() })
+		s.hln, iceCfg.TCPListener = s.mux.Other(), s.mux.ICE()
+	default:
+		iceCfg.TCPAddr = cfg.WebRTCTCP
+	}
+	if s.ice, err = webrtcapi.NewTransport(iceCfg); err != nil {
 		return nil, err
 	}
 	undo = append(undo, func() { s.ice.Close() })
@@ -199,6 +214,7 @@ func (s *Server) Run(ctx context.Context) error {
 		"http", "http://"+s.HTTPAddr().String(),
 		"rtmp", "rtmp://"+s.RTMPAddr().String()+"/live/{key}",
 		"webrtc_udp", s.ice.UDPAddr().String(),
+		"webrtc_tcp", s.ice.TCPAddr(),
 		"demo", s.cfg.Demo)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -214,7 +230,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}()
 	go func() {
 		defer wg.Done()
-		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.http.Serve(s.hln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
 			cancel()
 		}
@@ -242,6 +258,9 @@ func (s *Server) Run(ctx context.Context) error {
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	err := s.http.Shutdown(shutdownCtx)
+	if s.mux != nil {
+		s.mux.Close()
+	}
 	s.ws.Close()
 	s.hls.Close()
 	s.whep.Close()

@@ -1,6 +1,7 @@
 // Package webrtcapi builds what Liveloop's WebRTC endpoints (deliver/whep
 // and ingest/whip) share on top of pion: the ICE sockets (one UDP socket
-// for every peer, an ICE UDP mux; optionally an ICE-TCP listener), the
+// for every peer, an ICE UDP mux; optionally an ICE-TCP listener, which
+// may be one side of the HTTP port, see package webrtcapi/icetcp), the
 // addresses announced to peers (NAT 1:1), the ICE settings, pion's
 // logging sent to slog, and reading SDP offers (OfferedCodecs, trickled
 // candidates). Package webrtcapi/resource serves their session resources
@@ -35,7 +36,8 @@ type Config struct {
 	UDPAddr string
 	// TCPAddr, if set, is the host:port of a listener for ICE-TCP (RFC
 	// 6544, passive), for networks that block UDP. TCPListener, if set, is
-	// used instead; the Transport closes it.
+	// used instead (e.g. the ICE side of an icetcp.Demux on the HTTP
+	// port); the Transport closes it. Candidates announce its port.
 	TCPAddr     string
 	TCPListener net.Listener
 	// PublicIPs are announced in host candidates instead of the local
@@ -94,8 +96,13 @@ func NewTransport(cfg Config) (*Transport, error) {
 		}
 	}
 	if ln != nil {
+		// A connection that has not sent its first Binding request within
+		// FirstStunBindTimeout is closed (pion's default is 30 s).
 		t.tcp = ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: ln, Logger: lf.NewLogger("ice"), ReadBufferSize: 64,
-			WriteBufferSize: 4 << 20})
+			WriteBufferSize: 4 << 20, FirstStunBindTimeout: 5 * time.Second})
+		if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP.IsLoopback() {
+			se.SetIncludeLoopbackCandidate(true)
+		}
 		se.SetICETCPMux(t.tcp)
 		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
 	}

@@ -48,6 +48,7 @@ type clientOpts struct {
 	noAudio  bool
 	noVideo  bool
 	cues     bool // open the cue data channel
+	tcpOnly  bool // ICE over TCP alone, as on a network that blocks UDP
 }
 
 func newClient(t *testing.T, o clientOpts) *whepClient {
@@ -83,7 +84,11 @@ func newClient(t *testing.T, o clientOpts) *whepClient {
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
 		me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: whep.AbsCaptureTimeURI}, k)
 	}
-	pc := webrtctest.NewPeerConnection(t, me)
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	if o.tcpOnly {
+		networks = []webrtc.NetworkType{webrtc.NetworkTypeTCP4}
+	}
+	pc := webrtctest.NewPeerConnection(t, me, networks...)
 	c := &whepClient{t: t, pc: pc, connected: make(chan struct{})}
 	if !o.noVideo {
 		pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,10 +19,12 @@ import (
 	"github.com/liveloop/liveloop/internal/webrtctest"
 	"github.com/liveloop/liveloop/media"
 	"github.com/liveloop/liveloop/transcode"
+	"github.com/liveloop/liveloop/webrtcapi/icetcp"
 )
 
 // pipeline is an in-process Liveloop: hub, RTMP ingest, the WHEP handler
-// on an httptest server and the Opus transcoder.
+// on an httptest server and the Opus transcoder. As in the server, ICE-TCP
+// shares the HTTP port.
 type pipeline struct {
 	hub      *hub.Hub
 	rtmpAddr string
@@ -41,13 +44,23 @@ func newPipeline(t *testing.T, withTranscode bool) *pipeline {
 	}
 	rtmpDone := make(chan error, 1)
 	go func() { rtmpDone <- rs.Run(ctx) }()
-	wh, err := whep.New(whep.Config{Hub: h, Logger: log, UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	demux, err := icetcp.New(ln, icetcp.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh, err := whep.New(whep.Config{Hub: h, Logger: log, UDPAddr: "127.0.0.1:0", TCPListener: demux.ICE()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/whep/", wh)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Listener = demux.Other()
+	srv.Start()
 	p := &pipeline{hub: h, rtmpAddr: rs.Addr().String(), whep: wh, url: srv.URL}
 	var tcDone chan error
 	if withTranscode {
@@ -60,6 +73,7 @@ func newPipeline(t *testing.T, withTranscode bool) *pipeline {
 	}
 	t.Cleanup(func() {
 		srv.Close()
+		demux.Close()
 		wh.Close()
 		cancel()
 		if tcDone != nil {

@@ -1,0 +1,81 @@
+package whep_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/liveloop/liveloop/internal/webrtctest"
+	"github.com/liveloop/liveloop/media/h264"
+)
+
+// TestICETCPOnHTTPPort: a viewer whose network carries TCP alone plays
+// over ICE-TCP on the HTTP port: the answer's passive TCP candidate
+// announces that port, the selected pair is TCP, the first frame is a
+// keyframe, and the port still serves HTTP.
+func TestICETCPOnHTTPPort(t *testing.T) {
+	webrtctest.CheckLeaks(t)
+	p := newPipeline(t, false)
+	p.publishDemo(t, "demo")
+	p.waitTracks(t, "demo", 2)
+	_, httpPort, err := net.SplitHostPort(strings.TrimPrefix(p.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	c := newClient(t, clientOpts{noAudio: true, tcpOnly: true})
+	c.play(p.url, "demo")
+	if !hasTCPCandidate(c.answer, httpPort) {
+		t.Fatalf("the answer has no passive TCP candidate on the HTTP port %s:\n%s", httpPort, c.answer)
+	}
+	if err := wait(c.connected, 10*time.Second); err != nil {
+		t.Fatal("peer never connected")
+	}
+	pair, err := c.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		t.Fatalf("selected pair %v, %v", pair, err)
+	}
+	if pair.Local.Protocol != webrtc.ICEProtocolTCP || fmt.Sprint(pair.Remote.Port) != httpPort {
+		t.Errorf("selected pair %s, want TCP to port %s", pair, httpPort)
+	}
+	webrtctest.WaitFor(t, 10*time.Second, "30 video frames", func() bool { return c.videoFrames.Load() >= 30 })
+	c.mu.Lock()
+	first := c.firstNALs
+	c.mu.Unlock()
+	if !slices.Contains(first, h264.NALUTypeIDR) || !slices.Contains(first, h264.NALUTypeSPS) {
+		t.Errorf("first frame's NAL unit types %v: want SPS, PPS and IDR", first)
+	}
+
+	resp, err := http.Get(p.url + "/whep/demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET /whep/demo on the shared port: %s, want 405", resp.Status)
+	}
+	if code := c.delete(p.url); code != http.StatusOK {
+		t.Errorf("DELETE: %d", code)
+	}
+}
+
+// hasTCPCandidate reports whether sdp has a passive TCP host candidate on
+// port.
+func hasTCPCandidate(sdp, port string) bool {
+	for _, line := range strings.Split(sdp, "\n") {
+		f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "a=candidate:"))
+		// foundation component transport priority address port typ host tcptype passive
+		if len(f) >= 10 && strings.EqualFold(f[2], "tcp") && f[5] == port && f[7] == "host" && f[8] == "tcptype" && f[9] == "passive" {
+			return true
+		}
+	}
+	return false
+}
