@@ -19,10 +19,18 @@
  * A cue whose segment hls.js will not parse (it is behind where playback
  * started) or that waits longer than cueWaitMs is placed through the
  * playlist's times instead.
+ *
+ * The frame clock (frameTime) is hls.js's media timeline: the parts' fMP4
+ * decode times (the stream's timeline) shifted by the SourceBuffer's
+ * timestampOffset, minus the initPTS hls.js takes from the first fragment
+ * it parses (INIT_PTS_FOUND); streamTime() adds that back
+ * (hlsStreamTime), which is how Player.mediaTime() knows the frame on
+ * screen. With the browser's own HLS neither cues nor the stream time are
+ * known yet.
  */
 import type { HlsConfig, default as HlsType, LevelDetails } from 'hls.js';
 import { BitrateMeter } from './bitrate.js';
-import { dateRangeToCue, placeDateRange, wallClockAt, type DateRangeLike, type ParsedSegment } from './program-date.js';
+import { dateRangeToCue, hlsStreamTime, placeDateRange, wallClockAt, type DateRangeLike, type InitPts, type ParsedSegment } from './program-date.js';
 import { toRanges } from './timeline.js';
 import type { CloseInfo, ElementTransport, ElementTransportListener, FrameMetadata } from './transport.js';
 
@@ -94,6 +102,9 @@ export class HlsTransport implements ElementTransport {
   private opened = false;
   private started = false;
   private mediaRecoveries = 0;
+  /** hls.js's initPTS by discontinuity sequence (cc), and the cc of the newest. */
+  private initPts: (InitPts | undefined)[] = [];
+  private newestCc: number | undefined;
 
   constructor(opts: HlsTransportOptions, listener: ElementTransportListener) {
     this.opts = opts;
@@ -115,6 +126,11 @@ export class HlsTransport implements ElementTransport {
 
   frameTime(md: FrameMetadata): number {
     return md.mediaTime;
+  }
+
+  streamTime(frameTime: number): number | undefined {
+    if (this.native) return undefined;
+    return hlsStreamTime(frameTime, this.segments(), this.initPts, this.newestCc);
   }
 
   ingestWallClock(mediaTime: number): number | undefined {
@@ -142,11 +158,12 @@ export class HlsTransport implements ElementTransport {
   }
 
   /** The playlist's segments, with the parsed start of those hls.js has parsed. */
-  private segments(): (ParsedSegment & { sn: number })[] {
+  private segments(): (ParsedSegment & { sn: number; cc: number })[] {
     const d = this.details;
     if (!d) return [];
     const segs = d.fragments.map((f) => ({
       sn: f.sn,
+      cc: f.cc,
       start: f.start,
       duration: f.duration,
       programDateTime: f.programDateTime,
@@ -160,6 +177,7 @@ export class HlsTransport implements ElementTransport {
       for (const p of parts) if (p.fragment.sn === hint.sn) listed += p.duration;
       segs.push({
         sn: hint.sn,
+        cc: hint.cc,
         start: hint.start,
         duration: listed || hint.duration,
         programDateTime: hint.programDateTime,
@@ -193,6 +211,14 @@ export class HlsTransport implements ElementTransport {
         this.listener.onOpen();
       }
       this.collectCues(data.details);
+    });
+    hls.on(E.INIT_PTS_FOUND, (_e, data) => {
+      if (this.closed) return;
+      // data.timestampOffsets is every cc's; older hls.js gave only this one.
+      const all = data.timestampOffsets as (InitPts | undefined)[] | undefined;
+      this.initPts = all ? all.slice() : this.initPts;
+      this.initPts[data.frag.cc] = { baseTime: data.initPTS, timescale: data.timescale };
+      this.newestCc = data.frag.cc;
     });
     hls.on(E.LEVEL_PTS_UPDATED, (_e, data) => {
       if (this.closed || typeof data.frag.sn !== 'number') return;

@@ -199,8 +199,12 @@ export class Player extends Emitter<PlayerEvents> {
   private startupTime: number | null = null;
   private firstFrameAt: number | null = null;
   private reconnects = 0;
-  /** The newest frame presented: its media time, its time on the cue clock, when. */
-  private lastFrame: { mediaTime: number; cueTime: number | undefined; at: number } | undefined;
+  /**
+   * The newest frame presented: its media time (the element's), its time
+   * on the frame clock of the transport that placed it (the clock cues are
+   * placed on: the element's media time, or on WebRTC the RTP time), when.
+   */
+  private lastFrame: { mediaTime: number; cueTime: number | undefined; by: ElementTransport | undefined; at: number } | undefined;
   private autoplayBlocked = false;
   private lastPlayAttempt = -Infinity;
 
@@ -282,15 +286,30 @@ export class Player extends Emitter<PlayerEvents> {
   }
 
   /**
-   * The media time, in seconds on the stream's timeline (the clock cues and
-   * chat messages are stamped on), of the frame on screen; null before the
-   * first frame, and on the transports that play into the element (WebRTC,
-   * LL-HLS), whose frames the player does not place on that timeline.
+   * The media time, in seconds on the stream's timeline (the hub's
+   * presentation times: the clock cues and chat messages are stamped on),
+   * of the frame on screen (requestVideoFrameCallback's newest frame, else
+   * video.currentTime); null before the first frame, and while the
+   * transport cannot place the frame on that timeline.
+   *
+   * Each transport places the frame as it places its cues, on its frame
+   * clock (frameClock()), and maps that clock to the stream's timeline:
+   * WebSocket: the SourceBuffer's time minus the timestampOffset the player
+   * applied (none unless the server's timeline restarted); WebRTC: the
+   * frame's RTP timestamp through the clock points the server sends on the
+   * cue channel (null before the first, or where the browser gives no
+   * rtpTimestamp); LL-HLS with hls.js: its media time plus hls.js's initPTS
+   * (null with the browser's own HLS). It agrees across transports within
+   * a frame for the same picture.
    */
   mediaTime(): number | null {
-    if (!this.started || this.element || !this.sink) return null;
-    const t = this.frameCallbacksWork() ? this.lastFrame!.mediaTime : this.video.currentTime;
-    return Math.max(0, t - this.sink.timestampOffset);
+    if (!this.started) return null;
+    const t = this.frameClock();
+    if (t === undefined || !Number.isFinite(t)) return null;
+    let s: number | undefined;
+    if (this.element) s = this.element.streamTime(t);
+    else if (this.sink) s = t - this.sink.timestampOffset;
+    return s === undefined || !Number.isFinite(s) ? null : Math.max(0, s);
   }
 
   /** A snapshot of the playback statistics. */
@@ -604,7 +623,7 @@ export class Player extends Emitter<PlayerEvents> {
 
   private addCue(cue: Cue): void {
     this.cues.add(cue);
-    if (this.started && !this.frameCallbacksWork()) this.fireCues(this.video.currentTime);
+    if (this.started && !this.frameCallbacksWork()) this.fireCues(this.frameClock() ?? Infinity);
   }
 
   private fireCues(mediaTime: number): void {
@@ -726,7 +745,9 @@ export class Player extends Emitter<PlayerEvents> {
     }
     const active = this.started && !v.paused && !v.seeking && this.element !== undefined && this._state !== 'ended';
     if (this.stall.update(now, v.currentTime, active)) this.onStallChange();
-    if (this.started && !this.frameCallbacksWork()) this.fireCues(this.element?.kind === 'hls' ? v.currentTime : Infinity);
+    // A transport that cannot place the frame on screen (WebRTC without
+    // frame callbacks) fires its cues at once.
+    if (this.started && !this.frameCallbacksWork()) this.fireCues(this.frameClock() ?? Infinity);
     if (this.gotMedia) this.ensurePlaying();
   }
 
@@ -764,6 +785,21 @@ export class Player extends Emitter<PlayerEvents> {
     return this.lastFrame !== undefined && performance.now() - this.lastFrame.at < 1000;
   }
 
+  /**
+   * The frame on screen on the current transport's frame clock: that of
+   * the newest frame presented while frame callbacks come, else where
+   * video.currentTime places it (WebSocket and LL-HLS: it is the frame
+   * clock), else (WebRTC: a paused or hidden video) the newest frame that
+   * transport presented. Undefined when none can be known.
+   */
+  private frameClock(): number | undefined {
+    const last = this.lastFrame?.by === this.element ? this.lastFrame : undefined;
+    if (last && this.frameCallbacksWork()) return last.cueTime;
+    const el = this.element;
+    const t = el ? el.frameTime({ mediaTime: this.video.currentTime }) : this.video.currentTime;
+    return t ?? last?.cueTime;
+  }
+
   private requestFrame(): void {
     const v = this.video as VideoWithRVFC;
     if (typeof v.requestVideoFrameCallback !== 'function' || !this.running) return;
@@ -772,7 +808,7 @@ export class Player extends Emitter<PlayerEvents> {
       const at = performance.now();
       const el = this.element;
       const cueTime = el ? el.frameTime(md) : md.mediaTime;
-      this.lastFrame = { mediaTime: md.mediaTime, cueTime, at };
+      this.lastFrame = { mediaTime: md.mediaTime, cueTime, by: el, at };
       if (el) this.onElementFrame();
       if (!this.started && !v.seeking) this.onFirstFrame(at);
       // A WebRTC frame without an RTP timestamp cannot place cues: they fire at once.

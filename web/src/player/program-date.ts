@@ -155,3 +155,46 @@ export function decodeXData(b64: string): unknown {
     return null;
   }
 }
+
+/** hls.js's initPTS of a discontinuity: its media timeline is the fMP4's decode times minus baseTime / timescale. */
+export interface InitPts {
+  baseTime: number;
+  timescale: number;
+}
+
+/** A segment as hlsStreamTime needs it: its start on the player's media timeline (s) and its discontinuity sequence. */
+export interface CcSegment {
+  start: number;
+  cc: number;
+}
+
+/**
+ * The time on the stream's timeline (the fMP4's tfdt: the hub's
+ * presentation times, the clock cues and chat messages are stamped on) of
+ * media time t on hls.js's timeline. hls.js (passthrough remuxer) keeps the
+ * fMP4 times and appends each fragment with the SourceBuffer's
+ * timestampOffset at minus the initPTS of its discontinuity (cc), found
+ * from the first fragment it parsed of it (INIT_PTS_FOUND), so the stream
+ * time is t plus that initPTS in seconds. The cc is that of the segment
+ * holding t (the last starting at or before it; before the first listed,
+ * the first's); without one, or without an initPTS for it, the newest
+ * initPTS known is used. Undefined without any initPTS.
+ */
+export function hlsStreamTime(t: number, segments: readonly CcSegment[], initPts: readonly (InitPts | null | undefined)[], newest?: number): number | undefined {
+  if (!Number.isFinite(t)) return undefined;
+  let cc: number | undefined;
+  for (const s of segments) {
+    if (s.start <= t || cc === undefined) cc = s.cc;
+    if (s.start > t) break;
+  }
+  let p = cc !== undefined ? initPts[cc] : undefined;
+  if (!validPts(p) && newest !== undefined) p = initPts[newest];
+  if (!validPts(p)) {
+    for (let i = initPts.length - 1; i >= 0 && !validPts(p); i--) p = initPts[i];
+  }
+  return validPts(p) ? t + p.baseTime / p.timescale : undefined;
+}
+
+function validPts(p: InitPts | null | undefined): p is InitPts {
+  return !!p && Number.isFinite(p.baseTime) && p.timescale > 0;
+}

@@ -90,10 +90,21 @@ export interface FrameMetadata {
 /** A transport that plays into the <video> itself. */
 export interface ElementTransport extends Transport {
   /**
-   * The time of a frame on the clock cues are stamped on (HLS: the media
-   * time; WebRTC: its RTP timestamp, unwrapped, in seconds).
+   * The time of a frame on the transport's frame clock, the clock its cues
+   * are placed on (HLS: the media time; WebRTC: its RTP timestamp,
+   * unwrapped, in seconds). Without requestVideoFrameCallback the player
+   * asks with {mediaTime: video.currentTime}. Undefined when the frame
+   * cannot be placed (WebRTC without an RTP timestamp): cues then fire at
+   * once.
    */
   frameTime(md: FrameMetadata): number | undefined;
+  /**
+   * The time on the stream's timeline (seconds: the hub's presentation
+   * times, the clock cues and chat messages are stamped on) of a time on
+   * the frame clock (HLS: plus hls.js's initPTS; WebRTC: through the
+   * server's clock points); undefined while the transport cannot tell.
+   */
+  streamTime(frameTime: number): number | undefined;
   /**
    * The ingest wall clock (ms since the epoch, server clock) of the frame
    * on screen; mediaTime is that frame's (or video.currentTime).

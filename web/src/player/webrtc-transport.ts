@@ -14,18 +14,28 @@
  * is the cue's time on the video RTP clock, and the player fires the cue at
  * the first frame presented whose RTP timestamp (requestVideoFrameCallback's
  * rtpTimestamp) is not earlier; both are unwrapped by one RtpUnwrapper, so
- * the 32-bit wrap does not matter.
+ * the 32-bit wrap does not matter. The frame clock (frameTime) is that RTP
+ * time, unwrapped, in seconds.
+ *
+ * Opened with the protocol `clock`, the same channel carries clock points,
+ * {"clock":{"rtpTimestamp","mediaTime"}}:
+ * the RTP time of a frame and its presentation time on the stream's
+ * timeline. The server sends one when the channel opens and whenever its
+ * RTP offset changes (a start or restart from the GOP cache); streamTime()
+ * places a frame clock time on the stream's timeline through them
+ * (RtpTimeline), which is how Player.mediaTime() knows the frame on screen.
  */
 import { BitrateMeter } from './bitrate.js';
 import type { Cue } from './cues.js';
 import { toRanges } from './timeline.js';
 import type { CloseInfo, ElementTransport, ElementTransportListener, FrameMetadata } from './transport.js';
-import { captureWallMs, readWhepResponse, RtpUnwrapper, WhepError } from './whep.js';
+import { captureWallMs, readWhepResponse, RTP_VIDEO_CLOCK, RtpTimeline, RtpUnwrapper, WhepError } from './whep.js';
 
 /** The label of the data channel that carries cues. */
 export const CUE_CHANNEL = 'liveloop-cues';
+/** The protocol the player opens the cue channel with: it wants clock points too. */
+export const CUE_CHANNEL_CLOCK = 'clock';
 const ABS_CAPTURE_TIME = 'http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time';
-const VIDEO_CLOCK = 90000;
 
 export interface WebRtcTransportOptions {
   /** The WHEP endpoint, e.g. from whepURL(). */
@@ -69,6 +79,7 @@ export class WebRtcTransport implements ElementTransport {
   private closed = false;
   private opened = false;
   private readonly rtp = new RtpUnwrapper();
+  private readonly timeline = new RtpTimeline();
   private readonly meter = new BitrateMeter();
   private lastBytes: number | undefined;
   private roundTrip: number | undefined;
@@ -103,7 +114,11 @@ export class WebRtcTransport implements ElementTransport {
   }
 
   frameTime(md: FrameMetadata): number | undefined {
-    return md.rtpTimestamp === undefined ? undefined : this.rtp.unwrap(md.rtpTimestamp) / VIDEO_CLOCK;
+    return md.rtpTimestamp === undefined ? undefined : this.rtp.unwrap(md.rtpTimestamp) / RTP_VIDEO_CLOCK;
+  }
+
+  streamTime(frameTime: number): number | undefined {
+    return this.timeline.mediaTime(Math.round(frameTime * RTP_VIDEO_CLOCK));
   }
 
   ingestWallClock(): number | undefined {
@@ -148,7 +163,7 @@ export class WebRtcTransport implements ElementTransport {
         }
       }
     }
-    if (this.opts.cueChannel ?? true) this.watchChannel(pc.createDataChannel(CUE_CHANNEL, { ordered: true }));
+    if (this.opts.cueChannel ?? true) this.watchChannel(pc.createDataChannel(CUE_CHANNEL, { ordered: true, protocol: CUE_CHANNEL_CLOCK }));
     pc.ondatachannel = (e) => {
       if (e.channel.label === CUE_CHANNEL) this.watchChannel(e.channel);
     };
@@ -234,8 +249,9 @@ export class WebRtcTransport implements ElementTransport {
   private watchChannel(dc: RTCDataChannel): void {
     dc.onmessage = (e: MessageEvent) => {
       if (this.closed || typeof e.data !== 'string') return;
-      const cue = parseChannelCue(e.data, (ts) => this.rtp.unwrap(ts) / VIDEO_CLOCK);
-      if (cue) this.listener.onCue(cue);
+      const m = parseChannelMessage(e.data, (ts) => this.rtp.unwrap(ts) / RTP_VIDEO_CLOCK);
+      if (m?.cue) this.listener.onCue(m.cue);
+      else if (m?.clock) this.timeline.add(this.rtp.unwrap(m.clock.rtpTimestamp), m.clock.mediaTime);
     };
   }
 
@@ -296,12 +312,19 @@ export class WebRtcTransport implements ElementTransport {
   }
 }
 
+/** A clock point from the `liveloop-cues` data channel: a frame's RTP timestamp (32 bits) and its time on the stream's timeline (s). */
+export interface ChannelClock {
+  rtpTimestamp: number;
+  mediaTime: number;
+}
+
 /**
- * Parses a cue from the `liveloop-cues` data channel:
- * {"id","type","payload","mediaTime","rtpTimestamp"}. Its time on the
- * frame clock is rtpToTime(rtpTimestamp); a cue without one fires at once.
+ * Parses a message of the `liveloop-cues` data channel: a cue
+ * {"id","type","payload","mediaTime","rtpTimestamp"} (see parseChannelCue)
+ * or a clock point {"clock":{"rtpTimestamp","mediaTime"}}. Undefined for
+ * anything else (messages of later versions are ignored).
  */
-export function parseChannelCue(text: string, rtpToTime: (rtp: number) => number): Cue | undefined {
+export function parseChannelMessage(text: string, rtpToTime: (rtp: number) => number): { cue?: Cue; clock?: ChannelClock } | undefined {
   let o: unknown;
   try {
     o = JSON.parse(text);
@@ -310,6 +333,29 @@ export function parseChannelCue(text: string, rtpToTime: (rtp: number) => number
   }
   if (typeof o !== 'object' || o === null) return undefined;
   const r = o as Record<string, unknown>;
+  const clock = r['clock'];
+  if (typeof clock === 'object' && clock !== null && r['id'] === undefined) {
+    const c = clock as Record<string, unknown>;
+    const rtp = c['rtpTimestamp'];
+    const t = c['mediaTime'];
+    if (typeof rtp !== 'number' || !Number.isInteger(rtp) || rtp < 0 || rtp > 0xffffffff) return undefined;
+    if (typeof t !== 'number' || !Number.isFinite(t)) return undefined;
+    return { clock: { rtpTimestamp: rtp, mediaTime: t } };
+  }
+  const cue = cueOf(r, rtpToTime);
+  return cue ? { cue } : undefined;
+}
+
+/**
+ * Parses a cue from the `liveloop-cues` data channel:
+ * {"id","type","payload","mediaTime","rtpTimestamp"}. Its time on the
+ * frame clock is rtpToTime(rtpTimestamp); a cue without one fires at once.
+ */
+export function parseChannelCue(text: string, rtpToTime: (rtp: number) => number): Cue | undefined {
+  return parseChannelMessage(text, rtpToTime)?.cue;
+}
+
+function cueOf(r: Record<string, unknown>, rtpToTime: (rtp: number) => number): Cue | undefined {
   if (typeof r['id'] !== 'string' || r['id'] === '') return undefined;
   const rtp = r['rtpTimestamp'];
   return {

@@ -166,3 +166,59 @@ export class RtpUnwrapper {
     return out;
   }
 }
+
+/** A clock point: the video RTP time (unwrapped, 90 kHz ticks) of a frame and its time on the stream's timeline (s). */
+export interface RtpClockPoint {
+  rtp: number;
+  mediaTime: number;
+}
+
+/**
+ * The video RTP clock of a WebRTC session mapped to the stream's timeline
+ * (the hub's presentation times, the clock cues and chat messages are
+ * stamped on), from the clock points the server sends on the cue channel
+ * (deliver/whep/cues.go): the server's RTP time is the frame's
+ * presentation time plus an offset of its own, which changes when it
+ * starts or restarts a viewer from the GOP cache (the frames behind the
+ * live edge go 1 ms apart in RTP time), and it sends a point for every
+ * frame whose offset differs from the one before. A frame's time is that
+ * of the newest point at or before its RTP time, plus the RTP time since;
+ * undefined before the first point (a frame the server sent before the
+ * oldest point still held). Keeps at most `max` points, the newest.
+ */
+export class RtpTimeline {
+  private readonly points: RtpClockPoint[] = [];
+  private readonly max: number;
+
+  constructor(max = 256) {
+    this.max = max;
+  }
+
+  /** Adds a point (rtp unwrapped, 90 kHz); one at the same RTP time is replaced. */
+  add(rtp: number, mediaTime: number): void {
+    if (!Number.isFinite(rtp) || !Number.isFinite(mediaTime)) return;
+    const ps = this.points;
+    let i = ps.length;
+    while (i > 0 && ps[i - 1]!.rtp > rtp) i--;
+    if (i > 0 && ps[i - 1]!.rtp === rtp) ps[i - 1] = { rtp, mediaTime };
+    else ps.splice(i, 0, { rtp, mediaTime });
+    if (ps.length > this.max) ps.splice(0, ps.length - this.max);
+  }
+
+  /** The time on the stream's timeline (s) of RTP time rtp (unwrapped, 90 kHz); undefined before the first point. */
+  mediaTime(rtp: number): number | undefined {
+    const ps = this.points;
+    for (let i = ps.length - 1; i >= 0; i--) {
+      const p = ps[i]!;
+      if (p.rtp <= rtp) return p.mediaTime + (rtp - p.rtp) / RTP_VIDEO_CLOCK;
+    }
+    return undefined;
+  }
+
+  get size(): number {
+    return this.points.length;
+  }
+}
+
+/** The video RTP clock rate (H.264, RFC 6184), Hz. */
+export const RTP_VIDEO_CLOCK = 90000;
