@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ask, chat, checkText, cleanMediaTime, command, frameMediaTime, newKey, react, upvote, vote } from '../src/room/commands.js';
+import { ask, chat, checkText, cleanMediaTime, command, newKey, react, upvote, vote } from '../src/room/commands.js';
 
 test('cleanMediaTime: non-negative, finite, microseconds', () => {
   assert.equal(cleanMediaTime(12.3456789), 12.345679);
@@ -9,13 +9,6 @@ test('cleanMediaTime: non-negative, finite, microseconds', () => {
   assert.equal(cleanMediaTime(Infinity), 0);
   assert.equal(cleanMediaTime(null), 0);
   assert.equal(cleanMediaTime(undefined), 0);
-});
-
-test('frameMediaTime: the presented frame while frames come, else currentTime', () => {
-  const sample = { mediaTime: 10.0333, at: 1000 };
-  assert.equal(frameMediaTime(sample, 10.05, 1100), 10.0333);
-  assert.equal(frameMediaTime(sample, 10.05, 1501), 10.05); // presentation stopped
-  assert.equal(frameMediaTime(null, 3.25, 0), 3.25);
 });
 
 test('command: type, key, mediaTime and only the fields set', () => {

@@ -13,7 +13,7 @@ import { formatKbps, formatMs } from './location.js';
 import { newSession, remember } from '../room/api.js';
 import { ChatHold } from '../room/chat-hold.js';
 import { ChatView } from '../room/chat-view.js';
-import { ask, chat, cleanMediaTime, frameMediaTime, react, upvote, vote, type FrameSample } from '../room/commands.js';
+import { ask, chat, cleanMediaTime, react, upvote, vote } from '../room/commands.js';
 import { channelKey, CueSync, holdMs } from '../room/cue-sync.js';
 import { byId, h } from '../room/dom.js';
 import type { ChatMessage, RoomEvent } from '../room/protocol.js';
@@ -33,9 +33,9 @@ declare global {
 const $ = byId;
 
 /** Starts the stats overlay's updates and the room. */
-export function mount(player: Player, video: HTMLVideoElement, stream: string): void {
+export function mount(player: Player, stream: string): void {
   stats(player);
-  audience(stream, player, video);
+  audience(stream, player);
 }
 
 /** The stats overlay: the player's figures, twice a second. */
@@ -59,28 +59,6 @@ function stats(player: Player): void {
   };
   setInterval(render, 500);
   render();
-}
-
-type VideoWithRVFC = HTMLVideoElement & {
-  requestVideoFrameCallback?: (cb: (now: number, md: { mediaTime: number }) => void) => number;
-};
-
-/**
- * The media time of the frame on screen, for commands: from
- * requestVideoFrameCallback metadata while frames are presented, else
- * video.currentTime. (The player should offer this as player.mediaTime().)
- */
-function frameClock(video: HTMLVideoElement): () => number {
-  let sample: FrameSample | null = null;
-  const v = video as VideoWithRVFC;
-  if (typeof v.requestVideoFrameCallback === 'function') {
-    const cb = (now: number, md: { mediaTime: number }) => {
-      sample = { mediaTime: md.mediaTime, at: now };
-      v.requestVideoFrameCallback!(cb);
-    };
-    v.requestVideoFrameCallback(cb);
-  }
-  return () => frameMediaTime(sample, video.currentTime, performance.now());
 }
 
 /** Remembered per viewer: their poll choices and upvotes (the server does not echo them). */
@@ -107,18 +85,15 @@ function memory<T>(name: string, viewer: () => string | undefined) {
 }
 
 /** The audience's side: the room beside the video. */
-function audience(stream: string, player: Player, video: HTMLVideoElement): void {
-  // The player's own answer when it has one (on WebRTC, video.currentTime
-  // is not on the stream's timeline); else the frame on screen.
-  const fromPage = frameClock(video);
+function audience(stream: string, player: Player): void {
+  // The frame on screen, on the stream's timeline; 0 (none) before the
+  // first frame or where the player cannot place frames (native HLS), and
+  // the server then stamps the command with its own media clock.
   const picture = (): number | null => {
     const t = player.mediaTime();
     return t !== null && Number.isFinite(t) ? t : null;
   };
-  const mediaTime = () => {
-    const t = picture();
-    return t !== null ? cleanMediaTime(t) : fromPage();
-  };
+  const mediaTime = () => cleanMediaTime(picture());
   const me = () => client.session?.viewer;
   const votes = memory<number[]>('votes', me);
   const upvotes = memory<1>('upvotes', me);

@@ -122,7 +122,7 @@ function main(): void {
     () =>
       idle(() => {
         void import('./watch-ui.js').then(
-          (ui) => ui.mount(player, video, target.stream),
+          (ui) => ui.mount(player, target.stream),
           (err: unknown) => console.error('liveloop: loading the room failed', err),
         );
       }),

@@ -43,25 +43,6 @@ export function cleanMediaTime(t: number | null | undefined): number {
   return Math.round(t * 1e6) / 1e6;
 }
 
-/** A frame's presentation as requestVideoFrameCallback reports it. */
-export interface FrameSample {
-  /** The presented frame's media time, seconds. */
-  mediaTime: number;
-  /** When the callback ran (performance.now(), ms). */
-  at: number;
-}
-
-/**
- * The media time of the frame on screen: the newest requestVideoFrameCallback
- * sample while frames are being presented (it names the frame exactly),
- * else the element's currentTime (paused, or no callback support). A sample
- * older than maxAgeMs means presentation stopped (a stall): currentTime then.
- */
-export function frameMediaTime(sample: FrameSample | null, currentTime: number, now: number, maxAgeMs = 500): number {
-  if (sample && now - sample.at <= maxAgeMs) return cleanMediaTime(sample.mediaTime);
-  return cleanMediaTime(currentTime);
-}
-
 type Fields = Omit<Command, 'type' | 'key' | 'mediaTime'>;
 
 /** Builds a command with a fresh key and the media time given. */
