@@ -20,6 +20,7 @@ test('command: type, key, mediaTime and only the fields set', () => {
   assert.match(c.key!, /^m-/);
   assert.deepEqual({ ...vote('p1', [2, 0, 2], 3), key: '' }, { type: 'poll.vote', key: '', mediaTime: 3, id: 'p1', choices: [0, 2] });
   assert.equal(ask('why?', -5).mediaTime, 0);
+  assert.equal('mediaTime' in chat('no picture yet', null), false);
   assert.equal(upvote('q1', 1).id, 'q1');
   assert.equal(react('🔥', 25, 1).count, 10);
   assert.equal(react('🔥', 0, 1).count, 1);

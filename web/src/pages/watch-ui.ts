@@ -13,7 +13,7 @@ import { formatKbps, formatMs } from './location.js';
 import { newSession, remember } from '../room/api.js';
 import { ChatHold } from '../room/chat-hold.js';
 import { ChatView } from '../room/chat-view.js';
-import { ask, chat, cleanMediaTime, react, upvote, vote } from '../room/commands.js';
+import { ask, chat, react, upvote, vote } from '../room/commands.js';
 import { channelKey, CueSync, holdMs } from '../room/cue-sync.js';
 import { byId, h } from '../room/dom.js';
 import type { ChatMessage, RoomEvent } from '../room/protocol.js';
@@ -86,14 +86,14 @@ function memory<T>(name: string, viewer: () => string | undefined) {
 
 /** The audience's side: the room beside the video. */
 function audience(stream: string, player: Player): void {
-  // The frame on screen, on the stream's timeline; 0 (none) before the
-  // first frame or where the player cannot place frames (native HLS), and
-  // the server then stamps the command with its own media clock.
+  // The frame on screen, on the stream's timeline; null before the first
+  // frame or where the player cannot place frames (native HLS): commands
+  // then go without, and the server stamps them with its media clock.
   const picture = (): number | null => {
     const t = player.mediaTime();
     return t !== null && Number.isFinite(t) ? t : null;
   };
-  const mediaTime = () => cleanMediaTime(picture());
+  const mediaTime = picture;
   const me = () => client.session?.viewer;
   const votes = memory<number[]>('votes', me);
   const upvotes = memory<1>('upvotes', me);

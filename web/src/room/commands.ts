@@ -45,22 +45,26 @@ export function cleanMediaTime(t: number | null | undefined): number {
 
 type Fields = Omit<Command, 'type' | 'key' | 'mediaTime'>;
 
-/** Builds a command with a fresh key and the media time given. */
-export function command(type: string, fields: Fields, mediaTime: number, key: string = newKey()): Command {
-  const c: Command = { type, key, mediaTime: cleanMediaTime(mediaTime) };
+/**
+ * Builds a command with a fresh key and the media time given; null (no
+ * picture yet) leaves it out, and the server uses its own media clock.
+ */
+export function command(type: string, fields: Fields, mediaTime: number | null, key: string = newKey()): Command {
+  const c: Command = { type, key };
+  if (mediaTime !== null) c.mediaTime = cleanMediaTime(mediaTime);
   for (const [k, v] of Object.entries(fields) as [keyof Fields, unknown][]) {
     if (v !== undefined && v !== '' && !(Array.isArray(v) && v.length === 0)) (c as unknown as Record<string, unknown>)[k] = v;
   }
   return c;
 }
 
-export const chat = (text: string, mt: number) => command('chat.send', { text: text.trim() }, mt, newKey('m'));
-export const ask = (text: string, mt: number) => command('qa.ask', { text: text.trim() }, mt, newKey('q'));
-export const upvote = (id: string, mt: number) => command('qa.upvote', { id }, mt, newKey('u'));
+export const chat = (text: string, mt: number | null) => command('chat.send', { text: text.trim() }, mt, newKey('m'));
+export const ask = (text: string, mt: number | null) => command('qa.ask', { text: text.trim() }, mt, newKey('q'));
+export const upvote = (id: string, mt: number | null) => command('qa.upvote', { id }, mt, newKey('u'));
 /** A vote: choices are option indexes, distinct, in ascending order. */
-export const vote = (id: string, choices: Iterable<number>, mt: number) =>
+export const vote = (id: string, choices: Iterable<number>, mt: number | null) =>
   command('poll.vote', { id, choices: [...new Set(choices)].sort((a, b) => a - b) }, mt, newKey('v'));
-export const react = (emoji: string, count: number, mt: number) =>
+export const react = (emoji: string, count: number, mt: number | null) =>
   command('react', { emoji, count: Math.max(1, Math.min(LIMITS.reactCount, Math.floor(count))) }, mt, newKey('r'));
 
 /**
