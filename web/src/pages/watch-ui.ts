@@ -26,7 +26,7 @@ import { ReactionView } from '../room/reaction-view.js';
 declare global {
   interface Window {
     /** The room, for tests and tools: its state, channel and the media time commands carry. */
-    liveloopRoom?: { client: RoomClient; mediaTime: () => number; heldChat: () => number };
+    liveloopRoom?: { client: RoomClient; mediaTime: () => number | null; heldChat: () => number };
   }
 }
 
