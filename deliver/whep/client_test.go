@@ -39,6 +39,10 @@ type whepClient struct {
 	videoAbs, audioAbs        atomic.Int64
 	frames                    []frameInfo // every video frame received
 
+	keepRTP bool                  // record every video packet, opts.keepRTP
+	rtp     map[uint16]rtp.Packet // video packets by sequence number, the first copy
+	resent  []rtp.Packet          // video packets received again
+
 	cueOpen chan struct{} // the cue channel opened, if opts.cues
 	cueMsgs []string      // messages on the cue channel
 }
@@ -49,6 +53,7 @@ type clientOpts struct {
 	noVideo  bool
 	cues     bool // open the cue data channel
 	tcpOnly  bool // ICE over TCP alone, as on a network that blocks UDP
+	keepRTP  bool // record the video packets and their retransmissions
 }
 
 func newClient(t *testing.T, o clientOpts) *whepClient {
@@ -84,12 +89,15 @@ func newClient(t *testing.T, o clientOpts) *whepClient {
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
 		me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: whep.AbsCaptureTimeURI}, k)
 	}
-	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
-	if o.tcpOnly {
-		networks = []webrtc.NetworkType{webrtc.NetworkTypeTCP4}
-	}
-	pc := webrtctest.NewPeerConnection(t, me, networks...)
-	c := &whepClient{t: t, pc: pc, connected: make(chan struct{})}
+	pc := webrtctest.NewPeerConnection(t, me, func(se *webrtc.SettingEngine) {
+		if o.tcpOnly {
+			se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+		}
+		// Retransmissions of packets received already must reach the
+		// track, not be refused as replays.
+		se.DisableSRTPReplayProtection(o.keepRTP)
+	})
+	c := &whepClient{t: t, pc: pc, connected: make(chan struct{}), keepRTP: o.keepRTP, rtp: map[uint16]rtp.Packet{}}
 	if !o.noVideo {
 		pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
 	}
@@ -186,6 +194,16 @@ func (c *whepClient) readVideo(tr *webrtc.TrackRemote) {
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
 			return
+		}
+		if c.keepRTP {
+			c.mu.Lock()
+			if _, seen := c.rtp[pkt.SequenceNumber]; seen {
+				c.resent = append(c.resent, *pkt.Clone())
+				c.mu.Unlock()
+				continue
+			}
+			c.rtp[pkt.SequenceNumber] = *pkt.Clone()
+			c.mu.Unlock()
 		}
 		if absID != 0 {
 			if ext := pkt.GetExtension(absID); ext != nil {

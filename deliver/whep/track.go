@@ -91,16 +91,20 @@ type sender struct {
 	seq    uint16
 	marker bool // video: the marker bit ends each access unit
 	first  bool // audio: marker on the first packet of a talkspurt
-	hdr    rtp.Header
-	ext    [8]byte
 }
 
 // write sends one frame's payloads with RTP time ts. The first packet
 // carries the abs-capture-time extension with the frame's ingest time
 // (ntp, NTP format), if the extension was negotiated.
+//
+// The NACK responder keeps the packets it is given without copying them
+// (nack.DisableCopy): each packet has a header of its own (one allocation
+// per frame), and the payloads are the frame's shared, immutable bytes.
 func (s *sender) write(payloads [][]byte, ts uint32, ntp uint64) error {
+	hdrs := make([]rtp.Header, len(payloads))
 	for i, p := range payloads {
-		s.hdr = rtp.Header{
+		hdr := &hdrs[i]
+		*hdr = rtp.Header{
 			Version:        2,
 			PayloadType:    s.b.pt,
 			SequenceNumber: s.seq,
@@ -108,20 +112,20 @@ func (s *sender) write(payloads [][]byte, ts uint32, ntp uint64) error {
 			SSRC:           s.b.ssrc,
 		}
 		if s.marker {
-			s.hdr.Marker = i == len(payloads)-1
+			hdr.Marker = i == len(payloads)-1
 		} else if s.first {
-			s.hdr.Marker = true
+			hdr.Marker = true
 			s.first = false
 		}
 		if i == 0 && s.b.absID != 0 {
 			ext := rtp.AbsCaptureTimeExtension{Timestamp: ntp}
-			n, _ := ext.MarshalTo(s.ext[:])
-			if err := s.hdr.SetExtension(s.b.absID, s.ext[:n]); err != nil {
+			b, _ := ext.Marshal()
+			if err := hdr.SetExtension(s.b.absID, b); err != nil {
 				return err
 			}
 		}
 		s.seq++
-		if _, err := s.b.w.WriteRTP(&s.hdr, p); err != nil {
+		if _, err := s.b.w.WriteRTP(hdr, p); err != nil {
 			return err
 		}
 		s.h.stats.packets.Add(1)

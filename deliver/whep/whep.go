@@ -110,7 +110,7 @@ type Config struct {
 	// NACKBuffer is the number of RTP packets per track each viewer keeps
 	// for retransmission: a power of two. Default 128 (about half a second
 	// of 2.5 Mbit/s video: enough for round trips up to about 400 ms, and
-	// the larger part of a viewer's memory).
+	// kept without copies: the headers, about 100 bytes each).
 	NACKBuffer uint16
 	// MTU is the largest RTP payload, bytes. Default 1200.
 	MTU int
@@ -281,7 +281,10 @@ func mediaEngine(cfg Config) (*webrtc.MediaEngine, *interceptor.Registry, error)
 		}
 	}
 	ir := &interceptor.Registry{}
-	responder, err := nack.NewResponderInterceptor(nack.ResponderSize(cfg.NACKBuffer))
+	// The responder keeps the packets as written, without a copy of each
+	// (sender.write gives every packet a header of its own): a viewer's
+	// history costs its headers, not NACKBuffer copies of 1460 bytes.
+	responder, err := nack.NewResponderInterceptor(nack.ResponderSize(cfg.NACKBuffer), nack.DisableCopy())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -27,19 +27,19 @@ func Logger(env string) *slog.Logger {
 }
 
 // NewPeerConnection returns a pion PeerConnection with the codecs of me
-// that gathers candidates on the loopback interface too, so it reaches a
-// server listening on 127.0.0.1. It uses the given networks, by default
-// UDP4 alone; with TCP4 alone it connects to the server's passive ICE-TCP
-// candidates from active ones, as a browser whose network blocks UDP does.
-// It is closed when the test ends.
-func NewPeerConnection(t testing.TB, me *webrtc.MediaEngine, networks ...webrtc.NetworkType) *webrtc.PeerConnection {
+// that gathers UDP4 candidates on the loopback interface too, so it
+// reaches a server listening on 127.0.0.1; each of configure may change
+// its settings further (e.g. TCP4 alone, to connect to the server's
+// passive ICE-TCP candidates from active ones as a browser whose network
+// blocks UDP does). It is closed when the test ends.
+func NewPeerConnection(t testing.TB, me *webrtc.MediaEngine, configure ...func(*webrtc.SettingEngine)) *webrtc.PeerConnection {
 	t.Helper()
-	if len(networks) == 0 {
-		networks = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
-	}
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes(networks)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	for _, f := range configure {
+		f(&se)
+	}
 	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
