@@ -100,10 +100,10 @@ func FuzzDecodeCommand(f *testing.F) {
 		}
 		s := newState(limits{History: 5, MaxPolls: 3, MaxQuestions: 3, MaxKeys: 8})
 		poll := Event{Cmd: Command{Type: CmdPollCreate, Poll: &PollSpec{Question: "q", Options: []string{"a", "b", "c"}, Open: true}}, Actor: host}
-		s.apply(1, true, &poll)
+		s.apply(1, 0, true, &poll)
 		for _, a := range []Actor{viewer(1), host} {
 			ev := Event{Cmd: c, Actor: a, Key: a.ID + "/" + c.Key}
-			s.apply(s.seq+1, StaffOnly(c.Type), &ev)
+			s.apply(s.seq+1, 0, StaffOnly(c.Type), &ev)
 		}
 		s.snapshot(poll.At, true)
 		s.dirtyOuts()

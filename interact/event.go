@@ -1,6 +1,8 @@
 package interact
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -46,6 +48,70 @@ type Event struct {
 	HoldUntil time.Time `json:"hold,omitzero"`
 	// Pending, on a question, puts it in the moderation queue.
 	Pending bool `json:"p,omitempty"`
+}
+
+// The log's message formats. The log is durable data: a node reads every
+// format written before it, and a message of a format it does not know is
+// logged and skipped (its sequence still counts as applied).
+//
+//	format 1, no "v": one event, the JSON of Event. Every ctl message, and
+//	          act messages written before group commit.
+//	format 2: {"v":2,"e":[event,...]}, the events of act commands one node
+//	          appended together (group commit, see appender.go), applied in
+//	          order. Each event keeps its own idempotency key: the
+//	          projection, not JetStream's Nats-Msg-Id, drops a repeated one.
+//
+// An event's sequence is its message's: the events of a batch share it,
+// and what they create is named by the sequence and their index in the
+// batch (see state.apply).
+const (
+	formatEvent = 1
+	formatBatch = 2
+)
+
+// batchHead and batchTail frame the encoded events of a format 2 message;
+// the events are separated by commas.
+const (
+	batchHead = `{"v":2,"e":[`
+	batchTail = `]}`
+)
+
+// logRecord reads a message of either format.
+type logRecord struct {
+	V int     `json:"v"`
+	E []Event `json:"e"`
+}
+
+// decodeLog returns the events of one log message, in order.
+func decodeLog(data []byte) ([]Event, error) {
+	var rec logRecord
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, err
+	}
+	switch rec.V {
+	case 0, formatEvent:
+		ev := make([]Event, 1)
+		if err := json.Unmarshal(data, &ev[0]); err != nil {
+			return nil, err
+		}
+		return ev, nil
+	case formatBatch:
+		return rec.E, nil
+	}
+	return nil, fmt.Errorf("log format %d is newer than this node's (%d)", rec.V, formatBatch)
+}
+
+// encodeBatch returns the format 2 message of events, each already
+// encoded as JSON.
+func encodeBatch(events ...[]byte) []byte {
+	b := []byte(batchHead)
+	for i, e := range events {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, e...)
+	}
+	return append(b, batchTail...)
 }
 
 // The JetStream layout: one stream holds every room's log, two subjects

@@ -25,7 +25,8 @@ type Room struct {
 	log   *slog.Logger
 
 	reqs  chan any
-	msgs  chan jetstream.Msg
+	msgs  chan logEntry
+	ackC  chan batchAck  // acknowledgements of the room's batches
 	live  chan *nats.Msg // reactions and presence from every node
 	quit  chan struct{}  // closed (once, by stop) to stop the room
 	once  sync.Once
@@ -39,13 +40,18 @@ type Room struct {
 	// long (ns) the last one to reach the log took to be answered.
 	inflight atomic.Int64
 	lastLat  atomic.Int64
-	acks     acker // acknowledgements of asynchronous appends
+
+	ackPrefix string // the room's ack inbox, "_INBOX.{nuid}.": a batch's reply is ackPrefix+id
 
 	// Owned by the room's goroutine.
 	st           *state
 	replayTo     uint64 // log sequence at start: events up to it are replay
 	replaying    bool
-	waiters      map[string][]chan Result
+	waiters      map[string][]*waiter // by idempotency key, until judged
+	appending    map[string]*batch    // keys a batch of this room carries, until judged
+	queued       []*batch             // batches not yet published, the last one open
+	unacked      []*batch             // batches published, not yet acknowledged
+	batchID      uint64
 	subs         map[*Sub]struct{}
 	pending      []Out
 	lastFlush    time.Time
@@ -62,8 +68,10 @@ type Room struct {
 	closing      map[string]bool
 	lastCue      time.Time
 	appliedWaits []appliedReq
-	snapSeq      uint64 // the sequence of the last snapshot (stored or loaded)
-	sinceSnap    int    // events applied since it
+	snapSeq      uint64    // the sequence of the last snapshot (stored or loaded)
+	sinceSnap    int       // events applied since it
+	snapAt       time.Time // when the room last made a snapshot
+	urgent       bool      // pending has staff events: flush at once
 }
 
 type remoteCount struct {
@@ -90,6 +98,13 @@ type (
 		key  string
 		wait chan Result
 	}
+	// logEntry is one log message as the room's consumer decoded it.
+	logEntry struct {
+		seq    uint64
+		ctl    bool
+		events []Event
+		err    error // undecodable: skipped
+	}
 	dupReq struct {
 		key string
 		seq uint64
@@ -113,21 +128,23 @@ type (
 func newRoom(rs *Rooms, name string) *Room {
 	return &Room{
 		name: name, token: subjectToken(name), rs: rs,
-		log:     rs.log.With("stream", name),
-		reqs:    make(chan any, 64),
-		msgs:    make(chan jetstream.Msg, 256),
-		live:    make(chan *nats.Msg, 256),
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
-		ready:   make(chan struct{}),
-		limiter: limiter{m: map[string]*bucket{}},
-		react:   newReactionCounter(rs.cfg.Emoji),
-		st:      newState(rs.lim),
-		waiters: map[string][]chan Result{},
-		subs:    map[*Sub]struct{}{},
-		remote:  map[string]remoteCount{},
-		closing: map[string]bool{},
-		ring:    make([]Out, rs.cfg.EventRing),
+		log:       rs.log.With("stream", name),
+		reqs:      make(chan any, 64),
+		msgs:      make(chan logEntry, 256),
+		ackC:      make(chan batchAck, 2*maxBatchesInFlight),
+		live:      make(chan *nats.Msg, 256),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
+		ready:     make(chan struct{}),
+		limiter:   limiter{m: map[string]*bucket{}},
+		react:     newReactionCounter(rs.cfg.Emoji),
+		st:        newState(rs.lim),
+		waiters:   map[string][]*waiter{},
+		appending: map[string]*batch{},
+		subs:      map[*Sub]struct{}{},
+		remote:    map[string]remoteCount{},
+		closing:   map[string]bool{},
+		ring:      make([]Out, rs.cfg.EventRing),
 	}
 }
 
@@ -161,9 +178,18 @@ func (r *Room) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Messages are decoded on the consumer's goroutine, not the room's.
+	ctlSubj := subjCtl(r.token)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
+		md, err := m.Metadata()
+		if err != nil {
+			r.log.Error("log message without metadata", "err", err)
+			return
+		}
+		e := logEntry{seq: md.Sequence.Stream, ctl: m.Subject() == ctlSubj}
+		e.events, e.err = decodeLog(m.Data())
 		select {
-		case r.msgs <- m:
+		case r.msgs <- e:
 		case <-r.quit:
 		}
 	})
@@ -175,9 +201,8 @@ func (r *Room) start(ctx context.Context) error {
 		cc.Stop()
 		return err
 	}
-	r.acks.prefix = r.rs.cfg.NATS.NewInbox() + "."
-	r.acks.wait = map[uint64]chan pubAck{}
-	ackSub, err := r.rs.cfg.NATS.Subscribe(r.acks.prefix+"*", r.acks.onAck)
+	r.ackPrefix = r.rs.cfg.NATS.NewInbox() + "."
+	ackSub, err := r.rs.cfg.NATS.Subscribe(r.ackPrefix+"*", r.ackHandler())
 	if err != nil {
 		liveSub.Unsubscribe()
 		cc.Stop()
@@ -225,7 +250,8 @@ func (r *Room) run() {
 				close(r.ready)
 			}
 			if !r.replaying {
-				if r.sinceSnap >= cfg.SnapshotEvery {
+				if r.sinceSnap >= cfg.SnapshotEvery && r.rs.now().Sub(r.snapAt) >= cfg.SnapshotMinInterval {
+					r.snapAt = r.rs.now()
 					r.snapshot(false)
 				}
 				r.arm(wake)
@@ -234,7 +260,15 @@ func (r *Room) run() {
 		case req := <-reqs:
 			r.lastUse = r.rs.now()
 			r.handle(req)
+			// Take what else has come before publishing, so that a batch
+			// gathers what is already waiting.
+			for range len(r.reqs) {
+				r.handle(<-r.reqs)
+			}
+			r.publish()
 			r.scheduleFlush(flush)
+		case a := <-r.ackC:
+			r.onAck(a)
 		case m := <-r.live:
 			r.handleLive(m)
 			r.scheduleFlush(flush)
@@ -250,6 +284,7 @@ func (r *Room) run() {
 				continue
 			}
 			r.tick()
+			r.checkAcks()
 			r.scheduleFlush(flush)
 			if r.idle() {
 				r.log.Debug("room idle, stopping")
@@ -261,12 +296,7 @@ func (r *Room) run() {
 		case <-r.quit:
 			r.stopSubs()
 			r.snapshot(true)
-			for key, ws := range r.waiters {
-				for _, w := range ws {
-					w <- Result{Err: ErrClosed}
-				}
-				delete(r.waiters, key)
-			}
+			r.closeBatches()
 			for _, q := range r.appliedWaits {
 				close(q.reply)
 			}
@@ -275,31 +305,28 @@ func (r *Room) run() {
 	}
 }
 
-func (r *Room) applyMsg(m jetstream.Msg) {
-	md, err := m.Metadata()
-	if err != nil {
-		r.log.Error("log message without metadata", "err", err)
-		return
-	}
-	seq := md.Sequence.Stream
-	var ev Event
-	if err := json.Unmarshal(m.Data(), &ev); err != nil {
+func (r *Room) applyMsg(e logEntry) {
+	if e.err != nil {
 		// Not ours to judge: skip it, but move the sequence on.
-		r.log.Warn("undecodable event in the log", "seq", seq, "err", err)
-		r.st.seq = max(r.st.seq, seq)
+		r.log.Warn("undecodable message in the log", "seq", e.seq, "err", e.err)
+		r.st.advance(e.seq, e.ctl)
 		return
 	}
-	ctl := m.Subject() == subjCtl(r.token)
-	res, outs, fresh := r.st.apply(seq, ctl, &ev)
-	r.pending = append(r.pending, outs...)
-	r.rs.metrics.applied.Add(1)
-	r.sinceSnap++
-	if ws, ok := r.waiters[ev.Key]; ok && ev.Key != "" {
-		for _, w := range ws {
-			w <- res
+	r.st.advance(e.seq, e.ctl)
+	for i := range e.events {
+		ev := &e.events[i]
+		res, outs, fresh := r.st.apply(e.seq, i, e.ctl, ev)
+		r.pending = append(r.pending, outs...)
+		if len(outs) > 0 && ev.Actor.Role.Staff() {
+			r.urgent = true
 		}
-		delete(r.waiters, ev.Key)
+		r.judge(ev.Key, res)
+		if fresh && res.Err == nil && !r.replaying && e.seq > r.replayTo && ev.Node == r.rs.cfg.NodeID {
+			r.cue(ev)
+		}
 	}
+	r.rs.metrics.applied.Add(int64(len(e.events)))
+	r.sinceSnap += len(e.events)
 	if len(r.appliedWaits) > 0 {
 		r.appliedWaits = slices.DeleteFunc(r.appliedWaits, func(q appliedReq) bool {
 			if q.seq <= r.st.seq {
@@ -308,9 +335,6 @@ func (r *Room) applyMsg(m jetstream.Msg) {
 			}
 			return false
 		})
-	}
-	if fresh && res.Err == nil && !r.replaying && seq > r.replayTo && ev.Node == r.rs.cfg.NodeID {
-		r.cue(&ev)
 	}
 }
 
@@ -340,10 +364,12 @@ func (r *Room) handle(req any) {
 	switch q := req.(type) {
 	case prepareReq:
 		q.reply <- r.prepare(q)
+	case appendReq:
+		r.doAppend(q)
 	case cancelReq:
 		ws := r.waiters[q.key]
 		for i, w := range ws {
-			if w == q.wait {
+			if w.c == q.wait {
 				ws = append(ws[:i], ws[i+1:]...)
 				break
 			}
@@ -357,10 +383,7 @@ func (r *Room) handle(req any) {
 		// JetStream dropped a duplicate whose original was applied: if its
 		// verdict has been forgotten, it was applied once, all the same.
 		if _, ok := r.st.results[q.key]; !ok && q.seq <= r.st.seq {
-			for _, w := range r.waiters[q.key] {
-				w <- Result{Seq: q.seq}
-			}
-			delete(r.waiters, q.key)
+			r.judge(q.key, Result{Seq: q.seq})
 		}
 	case appliedReq:
 		if r.st.seq >= q.seq {
@@ -405,9 +428,9 @@ func (r *Room) prepare(q prepareReq) prepareResp {
 	if err := r.st.check(&ev); err != nil {
 		return prepareResp{err: err}
 	}
-	w := make(chan Result, 1)
+	w := &waiter{c: make(chan Result, 1)}
 	r.waiters[q.key] = append(r.waiters[q.key], w)
-	return prepareResp{ev: ev, wait: w, expect: r.st.ctlSeq}
+	return prepareResp{ev: ev, wait: w.c, expect: r.st.ctlSeq}
 }
 
 func (r *Room) subscribe(since uint64, staff bool) *Sub {
@@ -513,7 +536,7 @@ func (r *Room) tick() {
 }
 
 func (r *Room) idle() bool {
-	if r.rs.cfg.IdleTimeout <= 0 || len(r.subs) > 0 || len(r.waiters) > 0 {
+	if r.rs.cfg.IdleTimeout <= 0 || len(r.subs) > 0 || len(r.waiters) > 0 || len(r.queued) > 0 || len(r.unacked) > 0 {
 		return false
 	}
 	if r.st.openPoll != "" && !r.st.polls[r.st.openPoll].closesAt.IsZero() {
@@ -550,13 +573,16 @@ func (r *Room) wake() {
 }
 
 // scheduleFlush flushes now when the room has been quiet for a flush
-// interval, else at the end of the interval.
+// interval, else at the end of the interval. Staff events (urgent) go at
+// once: the audience's chatter is what batching is for, and the host's
+// poll, message or moderation should not wait behind it. Staff are few and
+// their channel commands rate-limited, so this does not undo the batching.
 func (r *Room) scheduleFlush(t *time.Timer) {
-	if r.flushArm || (len(r.pending) == 0 && !r.st.hasDirty()) {
+	if (r.flushArm && !r.urgent) || (len(r.pending) == 0 && !r.st.hasDirty()) {
 		return
 	}
 	since := r.rs.now().Sub(r.lastFlush)
-	if since >= r.rs.cfg.FlushInterval {
+	if since >= r.rs.cfg.FlushInterval || r.urgent {
 		r.flush()
 		return
 	}
@@ -569,6 +595,7 @@ func (r *Room) scheduleFlush(t *time.Timer) {
 func (r *Room) flush() {
 	outs := append(r.pending, r.st.dirtyOuts()...)
 	r.pending = nil
+	r.urgent = false
 	r.lastFlush = r.rs.now()
 	if len(outs) == 0 {
 		return

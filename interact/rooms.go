@@ -4,11 +4,15 @@
 // A room's state is a projection of its event log in JetStream (stream
 // ROOMS, subjects room.{stream}.ctl and room.{stream}.act; see event.go).
 // A command is checked against the room's state, appended to the log, and
-// answered only once the room has applied its event: the verdict is the
-// projection's, so every node that applies the log agrees on it, and an
-// acknowledged command is in the log. Idempotency keys make retries safe:
-// JetStream drops a repeated Nats-Msg-Id within its window, and the
-// projection remembers verdicts by key beyond it.
+// answered only once JetStream has acknowledged it and the room has
+// applied its event: the verdict is the projection's, so every node that
+// applies the log agrees on it, and an acknowledged command is in the log.
+// Audience commands are appended in batches (group commit, appender.go).
+// Idempotency keys make retries safe: the projection remembers verdicts by
+// key (the last MaxKeys keyed commands) and applies a repeated key's event
+// as a no-op, wherever it comes; a room does not append a key again while
+// one of its batches carries it; and the staff's ctl commands also carry
+// the key as JetStream's Nats-Msg-Id.
 //
 // Life cycle: New creates the log stream and the snapshot store if
 // needed; rooms start on first use (loading their snapshot and replaying
@@ -27,7 +31,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,6 +100,9 @@ type Config struct {
 	// ReactionWindow is the reaction aggregation window. Default 250 ms.
 	ReactionWindow time.Duration
 	// FlushInterval spaces batches to viewers under load. Default 250 ms.
+	// Events of the host and moderators (a poll opened or closed, a host's
+	// message, a deletion, a ban) do not wait for it: they go out at once,
+	// with whatever else is pending.
 	FlushInterval time.Duration
 	// PresenceInterval spaces presence reports. Default 1 s.
 	PresenceInterval time.Duration
@@ -112,6 +118,12 @@ type Config struct {
 	// snapshots of its state (see snapshot.go); a room also stores one when
 	// it stops. Default 10000.
 	SnapshotEvery int
+	// SnapshotMinInterval spaces a room's periodic snapshots at least
+	// this far apart, so a busy room (20,000 votes a second) does not
+	// encode its whole state twice a second: replay after a crash is then
+	// at most SnapshotEvery events or this long of them, whichever is
+	// more. Default 5 s.
+	SnapshotMinInterval time.Duration
 	// MaxPolls, MaxQuestions, MaxKeys bound a room's state (equal on every
 	// node). Defaults 100, 1000, 100000.
 	MaxPolls, MaxQuestions, MaxKeys int
@@ -178,6 +190,7 @@ func (c *Config) defaults() {
 	def(&c.SubscriberQueue, 64)
 	def(&c.EventRing, 4096)
 	def(&c.SnapshotEvery, 10000)
+	defD(&c.SnapshotMinInterval, 5*time.Second)
 	def(&c.MaxPolls, 100)
 	def(&c.MaxQuestions, 1000)
 	def(&c.MaxKeys, 100000)
@@ -209,6 +222,7 @@ type Rooms struct {
 type Metrics struct {
 	applied, lagged, batches, cuesDropped, busy atomic.Int64
 	snapshots, snapshotsSkipped                 atomic.Int64
+	appends, appendsFailed                      atomic.Int64
 }
 
 // MetricsSnapshot is a reading of Metrics.
@@ -223,6 +237,10 @@ type MetricsSnapshot struct {
 	// SnapshotsSkipped counts periodic snapshots dropped because the
 	// writer was behind (the next one comes SnapshotEvery events later).
 	SnapshotsSkipped int64
+	// Appends counts batches of audience commands published to the log
+	// (group commit: Applied/Appends is about the mean batch), and
+	// AppendsFailed those JetStream refused or did not acknowledge.
+	Appends, AppendsFailed int64
 }
 
 // Metrics returns the counters.
@@ -235,6 +253,7 @@ func (rs *Rooms) Metrics() MetricsSnapshot {
 		Lagged: rs.metrics.lagged.Load(), CuesDropped: rs.metrics.cuesDropped.Load(),
 		Busy: rs.metrics.busy.Load(), Snapshots: rs.metrics.snapshots.Load(),
 		SnapshotsSkipped: rs.metrics.snapshotsSkipped.Load(),
+		Appends:          rs.metrics.appends.Load(), AppendsFailed: rs.metrics.appendsFailed.Load(),
 	}
 }
 
@@ -442,7 +461,9 @@ func (r *Room) do(ctx context.Context, actor Actor, cmd *Command) (Result, error
 		return Result{}, ErrBusy
 	}
 	defer r.inflight.Add(-1)
-	ctl := ctlCommand(cmd.Type)
+	if !ctlCommand(cmd.Type) {
+		return r.doAct(ctx, actor, cmd, key)
+	}
 	for attempt := 0; ; attempt++ {
 		reply := make(chan prepareResp, 1)
 		if err := r.request(ctx, prepareReq{actor: actor, cmd: cmd, key: key, reply: reply}); err != nil {
@@ -461,30 +482,12 @@ func (r *Room) do(ctx context.Context, actor Actor, cmd *Command) (Result, error
 			return Result{}, p.err
 		}
 		cancelWait := func() { _ = r.request(context.Background(), cancelReq{key: key, wait: p.wait}) }
-		if !actor.Role.Staff() && (cmd.Type == CmdChatSend || cmd.Type == CmdAsk) {
-			if !r.limiter.allow("c/"+actor.ID, r.rs.now(), cfg.ChatRate, cfg.ChatBurst) {
-				cancelWait()
-				return Result{}, ErrRateLimited
-			}
-			if cmd.Type == CmdChatSend && cfg.Review != nil && !cfg.Review.Allow(ctx, r.name, actor, cmd) {
-				cancelWait()
-				return Result{}, ErrRejected
-			}
-		}
 		data, err := json.Marshal(&p.ev)
 		if err != nil {
 			cancelWait()
 			return Result{}, err
 		}
 		start := time.Now()
-		if !ctl {
-			res, err := r.appendAct(ctx, key, data, p.wait)
-			if err != nil {
-				cancelWait()
-			}
-			r.lastLat.Store(int64(time.Since(start)))
-			return res, err
-		}
 		ack, err := cfg.JetStream.PublishMsg(ctx, &nats.Msg{Subject: subjCtl(r.token), Data: data},
 			jetstream.WithMsgID(r.name+"/"+key), jetstream.WithExpectLastSequencePerSubject(p.expect))
 		var apiErr *jetstream.APIError
@@ -541,105 +544,68 @@ func (r *Room) stamp(cmd *Command) {
 	}
 }
 
-// appendAct appends a commuting command's event without waiting for the
-// log in between: the publish is asynchronous (see acker; admission bounds
-// the window of unacknowledged appends), and the command is answered when
-// both its own acknowledgement and its verdict (the room applied the
-// event) have come, in either order. An error leaves the caller to cancel
-// its wait.
-func (r *Room) appendAct(ctx context.Context, key string, data []byte, wait chan Result) (Result, error) {
-	id, acked := r.acks.add()
-	msg := &nats.Msg{Subject: subjAct(r.token), Reply: r.acks.prefix + strconv.FormatUint(id, 10), Data: data,
-		Header: nats.Header{jetstream.MsgIDHeader: []string{r.name + "/" + key}}}
-	if err := r.rs.cfg.NATS.PublishMsg(msg); err != nil {
-		r.acks.drop(id)
-		return Result{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+// doAct appends a commuting (act) command's event in the room's next
+// batch (see appender.go) and waits for its answer: its batch acknowledged
+// and its verdict applied.
+func (r *Room) doAct(ctx context.Context, actor Actor, cmd *Command, key string) (Result, error) {
+	cfg := &r.rs.cfg
+	now := r.rs.now()
+	ev := Event{Cmd: *cmd, Key: key, Actor: actor, At: now, Node: cfg.NodeID}
+	ev.Cmd.Key = ""
+	switch cmd.Type {
+	case CmdChatSend:
+		if cfg.Hold > 0 && !actor.Role.Staff() {
+			ev.HoldUntil = now.Add(cfg.Hold)
+		}
+	case CmdAsk:
+		ev.Pending = cfg.QAModeration && !actor.Role.Staff()
 	}
-	judged := wait
-	var res Result
-	for acked != nil || judged != nil {
+	data, err := json.Marshal(&ev)
+	if err != nil {
+		return Result{}, err
+	}
+	limit := !actor.Role.Staff() && (cmd.Type == CmdChatSend || cmd.Type == CmdAsk)
+	c := make(chan Result, 1)
+	wait := func() (Result, error) {
 		select {
-		case a := <-acked:
-			acked = nil
-			if a.err != nil {
-				return Result{}, fmt.Errorf("%w: %v", ErrUnavailable, a.err)
+		case res := <-c:
+			return res, nil
+		case <-r.done:
+			select {
+			case res := <-c:
+				return res, nil
+			default:
+				return Result{}, errRoomGone
 			}
-			if a.dup {
-				// Its original may be applied and its verdict forgotten.
-				_ = r.request(ctx, dupReq{key: key, seq: a.seq})
-			}
-		case res = <-judged:
-			judged = nil
 		case <-ctx.Done():
-			r.acks.drop(id)
+			_ = r.request(context.Background(), cancelReq{key: key, wait: c})
 			return Result{}, ErrTimeout
 		}
 	}
-	return res, nil
-}
-
-// acker routes JetStream's acknowledgements of a room's asynchronous
-// appends (replies to the room's own inbox, one token per append) to the
-// commands waiting for them: one subscription per room, no request per
-// append, and the publishers share no lock beyond the connection's.
-type acker struct {
-	prefix string // the room's reply subject prefix, "_INBOX.{nuid}."
-	mu     sync.Mutex
-	next   uint64
-	wait   map[uint64]chan pubAck
-}
-
-// pubAck is JetStream's answer to one append.
-type pubAck struct {
-	seq uint64
-	dup bool
-	err error
-}
-
-func (a *acker) add() (uint64, chan pubAck) {
-	c := make(chan pubAck, 1)
-	a.mu.Lock()
-	a.next++
-	id := a.next
-	a.wait[id] = c
-	a.mu.Unlock()
-	return id, c
-}
-
-func (a *acker) drop(id uint64) {
-	a.mu.Lock()
-	delete(a.wait, id)
-	a.mu.Unlock()
-}
-
-// onAck handles one reply on the room's inbox.
-func (a *acker) onAck(m *nats.Msg) {
-	id, err := strconv.ParseUint(strings.TrimPrefix(m.Subject, a.prefix), 10, 64)
-	if err != nil {
-		return
+	if limit && cmd.Type == CmdChatSend && cfg.Review != nil {
+		// Judge first, so the review service is asked only about a
+		// message that may go on.
+		if err := r.request(ctx, appendReq{ev: &ev, limit: true, check: true, c: c}); err != nil {
+			return Result{}, ctxErr(err)
+		}
+		res, err := wait()
+		if err != nil || res != (Result{}) {
+			return res, err
+		}
+		if !cfg.Review.Allow(ctx, r.name, actor, cmd) {
+			return Result{}, ErrRejected
+		}
+		limit = false
 	}
-	a.mu.Lock()
-	c := a.wait[id]
-	delete(a.wait, id)
-	a.mu.Unlock()
-	if c == nil {
-		return // timed out
+	start := time.Now()
+	if err := r.request(ctx, appendReq{ev: &ev, data: data, limit: limit, c: c}); err != nil {
+		return Result{}, ctxErr(err)
 	}
-	var ack struct {
-		Seq       uint64              `json:"seq"`
-		Duplicate bool                `json:"duplicate"`
-		Error     *jetstream.APIError `json:"error"`
+	res, err := wait()
+	if err == nil && res.Err != ErrBusy {
+		r.lastLat.Store(int64(time.Since(start)))
 	}
-	switch {
-	case len(m.Data) == 0 && m.Header.Get("Status") != "":
-		c <- pubAck{err: fmt.Errorf("no answer from JetStream (status %s)", m.Header.Get("Status"))}
-	case json.Unmarshal(m.Data, &ack) != nil:
-		c <- pubAck{err: errors.New("bad JetStream acknowledgement")}
-	case ack.Error != nil:
-		c <- pubAck{err: ack.Error}
-	default:
-		c <- pubAck{seq: ack.Seq, dup: ack.Duplicate}
-	}
+	return res, err
 }
 
 // admit takes an in-flight slot for one command, or reports the room busy:

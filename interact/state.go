@@ -190,16 +190,23 @@ func newState(lim limits) *state {
 	}
 }
 
-// apply applies the event at seq and returns its verdict and the events
-// viewers should see. fresh is false when the event repeats an earlier
-// one's idempotency key (its verdict is the earlier one, nothing changes).
-func (s *state) apply(seq uint64, ctl bool, ev *Event) (res Result, outs []Out, fresh bool) {
+// advance moves the state to the message at seq (of the ctl subject or
+// not) without applying an event: a message whose events cannot be read.
+func (s *state) advance(seq uint64, ctl bool) {
 	if seq > s.seq {
 		s.seq = seq
 	}
 	if ctl && seq > s.ctlSeq {
 		s.ctlSeq = seq
 	}
+}
+
+// apply applies event idx of the message at seq and returns its verdict
+// and the events viewers should see. fresh is false when the event repeats
+// an earlier one's idempotency key, in an earlier message or earlier in
+// the same batch (its verdict is the earlier one, nothing changes).
+func (s *state) apply(seq uint64, idx int, ctl bool, ev *Event) (res Result, outs []Out, fresh bool) {
+	s.advance(seq, ctl)
 	if r, ok := s.results[ev.Key]; ok && ev.Key != "" {
 		return r, nil, false
 	}
@@ -207,10 +214,24 @@ func (s *state) apply(seq uint64, ctl bool, ev *Event) (res Result, outs []Out, 
 	if err := s.check(ev); err != nil {
 		res.Err = err
 	} else {
-		res.ID, outs = s.mutate(seq, ev)
+		res.ID, outs = s.mutate(seq, idx, ev)
 	}
 	s.remember(ev.Key, res)
 	return res, outs, true
+}
+
+// itemID names what event idx of the message at seq creates: prefix and
+// the sequence ("m42"), and for the second event of a batch on, its index
+// ("m42.1"). A single-event message's names are those of format 1.
+func itemID(prefix byte, seq uint64, idx int) string {
+	b := make([]byte, 0, 24)
+	b = append(b, prefix)
+	b = strconv.AppendUint(b, seq, 10)
+	if idx > 0 {
+		b = append(b, '.')
+		b = strconv.AppendInt(b, int64(idx), 10)
+	}
+	return string(b)
 }
 
 func (s *state) remember(key string, res Result) {
@@ -332,7 +353,7 @@ func (s *state) check(ev *Event) *Error {
 }
 
 // mutate applies a checked event.
-func (s *state) mutate(seq uint64, ev *Event) (id string, outs []Out) {
+func (s *state) mutate(seq uint64, idx int, ev *Event) (id string, outs []Out) {
 	c := &ev.Cmd
 	if ev.Actor.Role.Staff() {
 		s.staff[ev.Actor.ID] = true
@@ -343,7 +364,7 @@ func (s *state) mutate(seq uint64, ev *Event) (id string, outs []Out) {
 	switch c.Type {
 	case CmdChatSend:
 		m := &ChatMessage{
-			ID: "m" + strconv.FormatUint(seq, 10), Seq: seq, Viewer: ev.Actor.ID, Name: ev.Actor.Name,
+			ID: itemID('m', seq, idx), Seq: seq, Viewer: ev.Actor.ID, Name: ev.Actor.Name,
 			Role: ev.Actor.Role, Text: c.Text, At: ev.At, MediaTime: c.MediaTime,
 		}
 		if ev.HoldUntil.After(ev.At) {
@@ -407,7 +428,7 @@ func (s *state) mutate(seq uint64, ev *Event) (id string, outs []Out) {
 			spec.Results = ResultsLive
 		}
 		p := &poll{
-			id: "p" + strconv.FormatUint(seq, 10), spec: spec, status: PollDraft, created: ev.At,
+			id: itemID('p', seq, idx), spec: spec, status: PollDraft, created: ev.At,
 			tally: make([]int, len(spec.Options)), votes: map[string]uint16{},
 		}
 		s.polls[p.id] = p
@@ -446,7 +467,7 @@ func (s *state) mutate(seq uint64, ev *Event) (id string, outs []Out) {
 		return p.id, nil
 	case CmdAsk:
 		q := &question{QuestionView: QuestionView{
-			ID: "q" + strconv.FormatUint(seq, 10), Seq: seq, Viewer: ev.Actor.ID, Name: ev.Actor.Name,
+			ID: itemID('q', seq, idx), Seq: seq, Viewer: ev.Actor.ID, Name: ev.Actor.Name,
 			Text: c.Text, At: ev.At, MediaTime: c.MediaTime, Status: QuestionVisible,
 		}, upvoters: map[string]struct{}{}}
 		if ev.Pending {
