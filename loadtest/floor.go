@@ -10,9 +10,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/liveloop/liveloop/demo"
@@ -29,8 +31,8 @@ import (
 // sender's time.
 //
 // FloorWriter is the writing process: it accepts TCP connections and sends
-// the clip's frames, in real time, to every connection from one goroutine
-// (the cheapest schedule), each as a 12-byte header (send time in Unix
+// the clip's frames, in real time, to every connection (writeAll), each as
+// a 12-byte header (send time in Unix
 // nanoseconds, payload length) and the payload. RunFloor starts it as a
 // child process, connects the readers, and measures it like a server.
 
@@ -121,19 +123,40 @@ func FloorWriter(ctx context.Context, clip *demo.Clip, out io.Writer) error {
 		binary.BigEndian.PutUint64(hdr, uint64(time.Now().UnixNano()))
 		binary.BigEndian.PutUint32(hdr[8:], uint32(sizes[i]))
 		mu.Lock()
-		live := conns[:0]
-		for _, c := range conns {
-			bufs := net.Buffers{hdr, payload[:sizes[i]]}
-			if _, err := bufs.WriteTo(c); err != nil {
-				c.Close()
-				continue
-			}
-			live = append(live, c)
-		}
-		clear(conns[len(live):])
-		conns = live
+		conns = writeAll(conns, hdr, payload[:sizes[i]])
 		mu.Unlock()
 	}
+}
+
+// writeAll writes hdr and payload to every connection, one vectored write
+// each, from one goroutine per CPU over a share of the connections (so the
+// floor's latency is what the machine allows, as a server's would be). It
+// returns the connections that took the write; the others are closed.
+func writeAll(conns []net.Conn, hdr, payload []byte) []net.Conn {
+	failed := make([]bool, len(conns))
+	shards := min(runtime.GOMAXPROCS(0), max(1, len(conns)/16))
+	var wg sync.WaitGroup
+	for k := range shards {
+		lo, hi := k*len(conns)/shards, (k+1)*len(conns)/shards
+		wg.Go(func() {
+			for j := lo; j < hi; j++ {
+				bufs := net.Buffers{hdr, payload}
+				if _, err := bufs.WriteTo(conns[j]); err != nil {
+					conns[j].Close()
+					failed[j] = true
+				}
+			}
+		})
+	}
+	wg.Wait()
+	live := conns[:0]
+	for j, c := range conns {
+		if !failed[j] {
+			live = append(live, c)
+		}
+	}
+	clear(conns[len(live):])
+	return live
 }
 
 // FloorPoint is the floor at one audience size.
@@ -209,14 +232,19 @@ func floorPoint(ctx context.Context, cfg FloorConfig, pid int, addr string, n in
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	var (
-		mu       sync.Mutex
-		lat      Histogram
-		writes   uint64
-		measured bool
-	)
+	// Each reader keeps its own figures (a shared lock would be the
+	// tool's bottleneck); measuring gates them all.
+	type figures struct {
+		mu     sync.Mutex
+		lat    Histogram
+		writes uint64
+	}
+	var measuring atomic.Bool
+	readers := make([]*figures, n)
 	var d net.Dialer
-	for range n {
+	for i := range n {
+		fig := &figures{}
+		readers[i] = fig
 		c, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return p, fmt.Errorf("loadtest: floor reader: %w", err)
@@ -236,12 +264,12 @@ func floorPoint(ctx context.Context, cfg FloorConfig, pid int, addr string, n in
 				}
 				sent := time.Unix(0, int64(binary.BigEndian.Uint64(hdr)))
 				d := time.Since(sent)
-				mu.Lock()
-				if measured {
-					lat.Record(d)
-					writes++
+				if measuring.Load() {
+					fig.mu.Lock()
+					fig.lat.Record(d)
+					fig.writes++
+					fig.mu.Unlock()
 				}
-				mu.Unlock()
 			}
 		})
 	}
@@ -252,16 +280,19 @@ func floorPoint(ctx context.Context, cfg FloorConfig, pid int, addr string, n in
 	if err != nil {
 		return p, err
 	}
-	mu.Lock()
-	measured = true
-	mu.Unlock()
+	measuring.Store(true)
 	if err := sleep(ctx, cfg.Duration); err != nil {
 		return p, err
 	}
-	mu.Lock()
-	measured = false
-	p.Latency, p.Writes = histQuantiles(&lat), writes
-	mu.Unlock()
+	measuring.Store(false)
+	var lat Histogram
+	for _, fig := range readers {
+		fig.mu.Lock()
+		lat.Merge(&fig.lat)
+		p.Writes += fig.writes
+		fig.mu.Unlock()
+	}
+	p.Latency = histQuantiles(&lat)
 	s1, err := floorSample(pid)
 	if err != nil {
 		return p, err
