@@ -110,12 +110,14 @@ func (v *viewer) play(ctx context.Context, connectTimeout time.Duration) error {
 		keyed      bool   // a keyframe has arrived
 		last       uint32 // Seq of the newest frame
 		haveLast   bool
+		buf        []byte // each message's storage, reused
 	)
 	for {
-		op, msg, err := conn.ReadMessage()
+		op, msg, err := conn.ReadMessageInto(buf)
 		if err != nil {
 			return err
 		}
+		buf = msg
 		recv := v.now()
 		if op == websocket.OpText {
 			var m serverMsg

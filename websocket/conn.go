@@ -223,9 +223,14 @@ func (c *Conn) Close(code int, reason string) error {
 // ReadMessage reads the next data message, answering pings and the closing
 // handshake on the way. It returns the opcode (OpText or OpBinary) and the
 // unmasked payload, or a *CloseError when the peer closed.
-func (c *Conn) ReadMessage() (byte, []byte, error) {
+func (c *Conn) ReadMessage() (byte, []byte, error) { return c.ReadMessageInto(nil) }
+
+// ReadMessageInto is ReadMessage reading into buf's storage when it has
+// room (a reader that is done with each message before the next reuses
+// it, and allocates nothing per message).
+func (c *Conn) ReadMessageInto(buf []byte) (byte, []byte, error) {
 	var (
-		msg    []byte
+		msg    = buf[:0]
 		msgOp  byte
 		inData bool
 	)

@@ -143,6 +143,7 @@ func TestClientServerRoundTrip(t *testing.T) {
 	}
 	defer c.Close(CloseNormal, "")
 	big := bytes.Repeat([]byte{7}, 70000) // 64-bit length on the way back
+	var buf []byte                        // reused: shorter, then longer messages
 	for _, tc := range []struct {
 		op   byte
 		in   []byte
@@ -151,11 +152,13 @@ func TestClientServerRoundTrip(t *testing.T) {
 		{OpText, []byte("hello"), []byte("echo:hello")},
 		{OpBinary, []byte{1, 2, 3}, []byte("bin:\x01\x02\x03!")},
 		{OpBinary, big[:1000], append(append([]byte("bin:"), big[:1000]...), '!')},
+		{OpText, []byte("hi"), []byte("echo:hi")},
 	} {
 		if err := c.write(tc.op, tc.in); err != nil {
 			t.Fatal(err)
 		}
-		op, msg, err := c.ReadMessage()
+		op, msg, err := c.ReadMessageInto(buf)
+		buf = msg
 		if err != nil || op != tc.op || !bytes.Equal(msg, tc.want) {
 			t.Fatalf("got op %d, %d bytes, %v; want op %d, %d bytes", op, len(msg), err, tc.op, len(tc.want))
 		}
