@@ -133,6 +133,7 @@ func (s *session) Negotiate(rs *resource.Session) error {
 	if s.sendVideo {
 		s.video = newRTPTrack(webrtc.RTPCodecTypeVideo, webrtc.MimeTypeH264, "video", msid)
 		s.video.pt = webrtc.PayloadType(s.chosen.PayloadType)
+		s.video.hist = newHistory(s.h.cfg.NACKBuffer)
 		if _, err := pc.AddTransceiverFromTrack(s.video, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
 			return err
 		}
@@ -156,7 +157,8 @@ func (s *session) Negotiate(rs *resource.Session) error {
 				return fmt.Errorf("whep: %w: %v", ErrNoCodec, err)
 			}
 		}
-		rs.Go(func() { s.readRTCP(snd) })
+		t, _ := snd.Track().(*rtpTrack)
+		rs.Go(func() { s.readRTCP(snd, t) })
 	}
 	return nil
 }
@@ -175,26 +177,66 @@ func (s *session) Start() error {
 // Ended has nothing to release: the workers unsubscribed as they returned.
 func (s *session) Ended() {}
 
-// readRTCP reads the RTCP of one sender (after the interceptors: NACKs are
-// already answered) and turns PLI and FIR into keyframe requests.
-func (s *session) readRTCP(snd *webrtc.RTPSender) {
+// readRTCP reads the RTCP of one sender: it answers the NACKs of its
+// track from the history and turns PLI and FIR into keyframe requests.
+// Every sender gets every packet of a compound RTCP packet that names its
+// SSRC (a receiver report covers both tracks), so each acts only on what
+// is addressed to its own track.
+func (s *session) readRTCP(snd *webrtc.RTPSender, t *rtpTrack) {
+	buf := make([]byte, 1500)
+	var out packetWriter // retransmissions; the track's writer has its own
 	for {
-		pkts, _, err := snd.ReadRTCP()
+		n, _, err := snd.Read(buf)
 		if err != nil {
 			return
 		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		b := t.bindingOrNil()
+		if b == nil {
+			continue
+		}
 		for _, p := range pkts {
-			switch p.(type) {
+			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				if t.kind != webrtc.RTPCodecTypeVideo {
+					continue
+				}
 				s.h.stats.keyframeRequests.Add(1)
 				select {
 				case s.keyframe <- struct{}{}:
 				default:
 				}
 			case *rtcp.TransportLayerNack:
+				if p.MediaSSRC != b.ssrc {
+					continue
+				}
 				s.h.stats.nacks.Add(1)
+				if t.hist != nil {
+					s.resend(&out, b, t.hist, p)
+				}
 			}
 		}
+	}
+}
+
+// resend writes again each packet a NACK asks for that the history still
+// holds.
+func (s *session) resend(out *packetWriter, b *binding, hist *history, nack *rtcp.TransportLayerNack) {
+	for _, pair := range nack.Nacks {
+		pair.Range(func(seq uint16) bool {
+			pk, ok := hist.get(seq)
+			if !ok {
+				return true
+			}
+			if err := out.write(b, &pk); err != nil {
+				return false
+			}
+			s.h.stats.resent.Add(1)
+			return true
+		})
 	}
 }
 
@@ -213,14 +255,16 @@ func (s *session) runMain() {
 	w := &mainWriter{s: s, clock: newVideoClock()}
 	s.h.stats.catchUps.Add(1)
 	if b := s.video.bindingOrNil(); b != nil {
-		w.video = &sender{h: s.h, b: b, seq: uint16(rand.Uint32()), marker: true}
+		w.video = newSender(s, s.video, b)
+		w.video.marker = true
 	}
 	if s.cues != nil {
 		w.cues = &cueWriter{ch: s.cues, after: s.cueAfter, video: w.video != nil}
 	}
 	if s.audioFromStream && s.audio != nil {
 		if b := s.audio.binding(); b != nil {
-			w.audio = &sender{h: s.h, b: b, seq: uint16(rand.Uint32()), first: true}
+			w.audio = newSender(s, s.audio, b)
+			w.audio.first = true
 			w.aclock = newAudioClock()
 		}
 	}
@@ -313,7 +357,7 @@ func (w *mainWriter) write(p *hub.Packet) error {
 			return nil
 		}
 		w.pays = append(w.pays[:0], p.Frame.Data)
-		return w.audio.write(w.pays, ts, ntpTime(p.Frame.Wall))
+		return w.audio.write(w.pays, ts, ntpTime(p.Frame.Wall), now)
 	}
 	if w.video == nil {
 		return nil
@@ -343,7 +387,7 @@ func (w *mainWriter) write(p *hub.Packet) error {
 	}
 	pts := toTicks(f.PTS, t.ClockRate, 90000)
 	ts := w.clock.stamp(pts, toTicks(f.Duration, t.ClockRate, 90000), now.Sub(f.Wall) > liveAge)
-	if err := w.video.write(pays, uint32(ts), ntpTime(f.Wall)); err != nil {
+	if err := w.video.write(pays, uint32(ts), ntpTime(f.Wall), now); err != nil {
 		return err
 	}
 	if w.cues != nil {
@@ -438,7 +482,8 @@ func (s *session) runCompanionAudio() {
 	if b == nil {
 		return
 	}
-	snd := &sender{h: s.h, b: b, seq: uint16(rand.Uint32()), first: true}
+	snd := newSender(s, s.audio, b)
+	snd.first = true
 	clock := newAudioClock()
 	name := s.Stream() + s.h.cfg.AudioSuffix
 	tick := time.NewTicker(audioPoll)
@@ -478,7 +523,7 @@ func (s *session) runCompanionAudio() {
 					continue
 				}
 				pays = append(pays[:0], p.Frame.Data)
-				if err := snd.write(pays, ts, ntpTime(p.Frame.Wall)); err != nil {
+				if err := snd.write(pays, ts, ntpTime(p.Frame.Wall), now); err != nil {
 					sub.Close()
 					s.End("write: " + err.Error())
 					return

@@ -1,9 +1,13 @@
 package whep
 
 import (
+	"encoding/binary"
+	"math/rand/v2"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -19,6 +23,10 @@ type rtpTrack struct {
 	// pt, if set, is the payload type negotiation chose; Bind takes it
 	// (the context lists every codec of the section).
 	pt webrtc.PayloadType
+
+	// hist is the video track's retransmission history; nil for audio,
+	// which browsers do not NACK (and the answer offers no nack for).
+	hist *history
 
 	mu sync.Mutex
 	b  *binding
@@ -83,53 +91,150 @@ func (t *rtpTrack) StreamID() string { return t.streamID }
 // Kind implements webrtc.TrackLocal.
 func (t *rtpTrack) Kind() webrtc.RTPCodecType { return t.kind }
 
-// sender numbers and writes the RTP packets of one track. It is used by
-// one goroutine.
+// srInterval is the time between two RTCP sender reports of a track
+// (RFC 3550 6.4.1; pion's report interceptor used 1 s too).
+const srInterval = time.Second
+
+// sender numbers and writes the RTP packets of one track, keeps the video
+// track's retransmission history, and sends the track's RTCP sender
+// reports. It is used by one goroutine.
+//
+// Nothing sits between a sender and pion's SRTP session: no interceptor.
+// NACKs are answered from the history (session.readRTCP), and sender
+// reports are sent from here, so no packet pays for an interceptor chain,
+// and a viewer needs no goroutine, lock or allocation per packet for them.
 type sender struct {
 	h      *Handler
 	b      *binding
+	hist   *history // nil: no retransmissions (audio)
 	seq    uint16
 	marker bool // video: the marker bit ends each access unit
 	first  bool // audio: marker on the first packet of a talkspurt
+	out    packetWriter
+
+	// Sender report state (RFC 3550 6.4.1).
+	rtcp            func([]rtcp.Packet) error
+	packets, octets uint32
+	lastSR          time.Time
+	srSent          bool
 }
 
-// write sends one frame's payloads with RTP time ts. The first packet
-// carries the abs-capture-time extension with the frame's ingest time
-// (ntp, NTP format), if the extension was negotiated.
-//
-// The NACK responder keeps the packets it is given without copying them
-// (nack.DisableCopy): each packet has a header of its own (one allocation
-// per frame), and the payloads are the frame's shared, immutable bytes.
-func (s *sender) write(payloads [][]byte, ts uint32, ntp uint64) error {
-	hdrs := make([]rtp.Header, len(payloads))
+func newSender(s *session, t *rtpTrack, b *binding) *sender {
+	return &sender{h: s.h, b: b, hist: t.hist, seq: uint16(rand.Uint32()), rtcp: s.PeerConnection().WriteRTCP}
+}
+
+// write sends one frame's payloads with RTP time ts, at now. The first
+// packet carries the abs-capture-time extension with the frame's ingest
+// time (ntp, NTP format), if the extension was negotiated. A sender report
+// follows the frame when the last is srInterval old.
+func (s *sender) write(payloads [][]byte, ts uint32, ntp uint64, now time.Time) error {
 	for i, p := range payloads {
-		hdr := &hdrs[i]
-		*hdr = rtp.Header{
-			Version:        2,
-			PayloadType:    s.b.pt,
-			SequenceNumber: s.seq,
-			Timestamp:      ts,
-			SSRC:           s.b.ssrc,
-		}
+		pk := sentPacket{payload: p, ntp: ntp, ts: ts, seq: s.seq, abs: i == 0 && s.b.absID != 0}
 		if s.marker {
-			hdr.Marker = i == len(payloads)-1
+			pk.marker = i == len(payloads)-1
 		} else if s.first {
-			hdr.Marker = true
+			pk.marker = true
 			s.first = false
 		}
-		if i == 0 && s.b.absID != 0 {
-			ext := rtp.AbsCaptureTimeExtension{Timestamp: ntp}
-			b, _ := ext.Marshal()
-			if err := hdr.SetExtension(s.b.absID, b); err != nil {
-				return err
-			}
+		if s.hist != nil {
+			s.hist.put(pk)
 		}
 		s.seq++
-		if _, err := s.b.w.WriteRTP(hdr, p); err != nil {
+		if err := s.out.write(s.b, &pk); err != nil {
 			return err
 		}
+		s.packets++
+		s.octets += uint32(len(p))
 		s.h.stats.packets.Add(1)
 		s.h.stats.bytes.Add(uint64(len(p)))
 	}
+	if !s.srSent || now.Sub(s.lastSR) >= srInterval {
+		s.srSent, s.lastSR = true, now
+		// The frame just written went out at now: its RTP time is the
+		// RTP clock's reading then.
+		sr := &rtcp.SenderReport{SSRC: s.b.ssrc, NTPTime: ntpTime(now), RTPTime: ts,
+			PacketCount: s.packets, OctetCount: s.octets}
+		if err := s.rtcp([]rtcp.Packet{sr}); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// sentPacket is what it takes to write a packet (again): its header's
+// variable fields, and its payload, the frame's shared bytes, which
+// nothing modifies.
+type sentPacket struct {
+	payload []byte
+	ntp     uint64 // abs-capture-time, if abs
+	ts      uint32
+	seq     uint16
+	marker  bool
+	abs     bool
+}
+
+// packetWriter writes sentPackets through a binding, with a header it
+// reuses (pion does not keep the header it is given: the SRTP session
+// marshals it at once). Used by one goroutine.
+type packetWriter struct {
+	hdr rtp.Header
+	abs [8]byte
+}
+
+func (w *packetWriter) write(b *binding, pk *sentPacket) error {
+	exts := w.hdr.Extensions[:0]
+	w.hdr = rtp.Header{
+		Version:        2,
+		Marker:         pk.marker,
+		PayloadType:    b.pt,
+		SequenceNumber: pk.seq,
+		Timestamp:      pk.ts,
+		SSRC:           b.ssrc,
+		Extensions:     exts,
+	}
+	if pk.abs {
+		// abs-capture-time without the clock offset: the 64-bit NTP
+		// capture time alone.
+		binary.BigEndian.PutUint64(w.abs[:], pk.ntp)
+		if err := w.hdr.SetExtension(b.absID, w.abs[:]); err != nil {
+			return err
+		}
+	}
+	_, err := b.w.WriteRTP(&w.hdr, pk.payload)
+	return err
+}
+
+// history is a video track's retransmission history (RFC 4585 6.2.1
+// generic NACK, answered by sending the packet again): the last n packets
+// sent, n a power of two, packet seq in slot seq mod n. The sender puts,
+// the RTCP reader gets; a slot is a few dozen bytes, the payload being
+// shared with the frame.
+type history struct {
+	mu    sync.Mutex
+	slots []histSlot
+}
+
+type histSlot struct {
+	sentPacket
+	valid bool
+}
+
+func newHistory(n uint16) *history { return &history{slots: make([]histSlot, n)} }
+
+func (h *history) put(pk sentPacket) {
+	h.mu.Lock()
+	h.slots[int(pk.seq)&(len(h.slots)-1)] = histSlot{pk, true}
+	h.mu.Unlock()
+}
+
+// get returns the packet with sequence number seq, if the history still
+// holds it.
+func (h *history) get(seq uint16) (sentPacket, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	sl := h.slots[int(seq)&(len(h.slots)-1)]
+	if !sl.valid || sl.seq != seq {
+		return sentPacket{}, false
+	}
+	return sl.sentPacket, true
 }

@@ -13,13 +13,15 @@
 // picture appears at once and plays live from the next frame.
 //
 // Every peer shares one webrtc.API: one UDP socket for ICE (a UDP mux), an
-// optional ICE-TCP listener, the announced addresses (NAT 1:1), and the
-// interceptors: NACK answered from a per-viewer retransmission buffer, RTCP
-// sender reports. PLI and FIR are answered from the GOP cache, since an
-// RTMP publisher cannot be asked for a keyframe. Every packet of a frame's
-// first RTP packet carries abs-capture-time: the frame's ingest wall clock,
-// so a player measures its true latency. Cues go on a data channel, when
-// the player opens one (see CueChannel).
+// optional ICE-TCP listener, the announced addresses (NAT 1:1), and no
+// interceptors: a session answers NACKs from its own retransmission
+// history of each viewer's video and sends the RTCP sender reports
+// itself, so that a packet goes straight to SRTP, with no interceptor
+// chain, goroutine or allocation per packet on the way. PLI and FIR are
+// answered from the GOP cache, since an RTMP publisher cannot be asked
+// for a keyframe. Each frame's first RTP packet carries abs-capture-time:
+// the frame's ingest wall clock, so a player measures its true latency.
+// Cues go on a data channel, when the player opens one (see CueChannel).
 //
 // Life cycle: New binds the sockets; ServeHTTP creates sessions; a session
 // ends on DELETE, peer disconnection or ICE failure, the end of its stream,
@@ -39,8 +41,6 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/nack"
-	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/liveloop/liveloop/hub"
@@ -107,10 +107,10 @@ type Config struct {
 	// ConnectTimeout ends a session whose peer does not connect (ICE and
 	// DTLS) within it. Default 15 s.
 	ConnectTimeout time.Duration
-	// NACKBuffer is the number of RTP packets per track each viewer keeps
-	// for retransmission: a power of two. Default 128 (about half a second
-	// of 2.5 Mbit/s video: enough for round trips up to about 400 ms, and
-	// kept without copies: the headers, about 100 bytes each).
+	// NACKBuffer is the number of video RTP packets each viewer keeps for
+	// retransmission: a power of two. Default 128 (about half a second of
+	// 2.5 Mbit/s video: enough for round trips up to about 400 ms; 48
+	// bytes each, the payloads being the frames' shared bytes).
 	NACKBuffer uint16
 	// MTU is the largest RTP payload, bytes. Default 1200.
 	MTU int
@@ -171,6 +171,7 @@ type Handler struct {
 type counters struct {
 	packets, bytes          atomic.Uint64
 	keyframeRequests, nacks atomic.Uint64
+	resent                  atomic.Uint64
 	catchUps                atomic.Uint64
 	cuesSent, cuesDropped   atomic.Uint64
 	cueChannelsRefused      atomic.Uint64
@@ -188,9 +189,11 @@ type Stats struct {
 	PacketsSent   uint64 // RTP packets written, retransmissions excluded
 	BytesSent     uint64 // RTP payload bytes written
 	// KeyframeRequests counts PLI and FIR received; NACKs the generic NACK
-	// packets received (the interceptor retransmits what it still has).
+	// packets received; Resent the packets written again for them (those
+	// the history still held).
 	KeyframeRequests uint64
 	NACKs            uint64
+	Resent           uint64
 	// CatchUps counts starts from the GOP cache: a new viewer's first, and
 	// each answer to a keyframe request or a hub skip.
 	CatchUps uint64
@@ -254,9 +257,9 @@ func New(cfg Config) (*Handler, error) {
 // profile WebRTC endpoints offer; the answer uses the offer's own fmtp.
 var h264Variants = []string{"42001f", "42e01f", "4d001f", "64001f", "640c1f", "f4001f"}
 
-// mediaEngine registers H.264 (packetization-mode 1), Opus, the feedback
-// and header extensions the handler uses, and the NACK responder and
-// sender report interceptors.
+// mediaEngine registers H.264 (packetization-mode 1), Opus, and the
+// feedback and header extensions the handler uses; the interceptor
+// registry it returns is empty.
 func mediaEngine(cfg Config) (*webrtc.MediaEngine, *interceptor.Registry, error) {
 	me := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
@@ -280,20 +283,10 @@ func mediaEngine(cfg Config) (*webrtc.MediaEngine, *interceptor.Registry, error)
 			return nil, nil, err
 		}
 	}
+	// No interceptors: the session answers NACKs from its own history
+	// and sends its sender reports (see sender), so that a packet goes
+	// straight from the session to the SRTP session.
 	ir := &interceptor.Registry{}
-	// The responder keeps the packets as written, without a copy of each
-	// (sender.write gives every packet a header of its own): a viewer's
-	// history costs its headers, not NACKBuffer copies of 1460 bytes.
-	responder, err := nack.NewResponderInterceptor(nack.ResponderSize(cfg.NACKBuffer), nack.DisableCopy())
-	if err != nil {
-		return nil, nil, err
-	}
-	ir.Add(responder)
-	sender, err := report.NewSenderInterceptor()
-	if err != nil {
-		return nil, nil, err
-	}
-	ir.Add(sender)
 	return me, ir, nil
 }
 
@@ -318,6 +311,7 @@ func (h *Handler) Stats() Stats {
 		BytesSent:        h.stats.bytes.Load(),
 		KeyframeRequests: h.stats.keyframeRequests.Load(),
 		NACKs:            h.stats.nacks.Load(),
+		Resent:           h.stats.resent.Load(),
 		CatchUps:         h.stats.catchUps.Load(),
 		FirstKeyframe:    time.Duration(h.stats.firstKeyframeNanos.Load()),
 		FirstKeyframeMax: time.Duration(h.stats.firstKeyframeMaxNanos.Load()),
