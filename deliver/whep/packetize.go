@@ -35,17 +35,30 @@ const (
 
 // appendH264Payloads appends to dst the RTP payloads of one access unit,
 // its NAL units in order, each payload at most size bytes (size > 3).
-// Access unit delimiters and filler data are left out. Payloads of single
-// NAL units share memory with nalus; the others are written into scratch,
-// which is returned (grown if needed) for reuse with the next access unit.
-// The last payload carries the access unit's end (the RTP marker bit).
+// Access unit delimiters and filler data are left out.
+//
+// Each payload is two pieces, appended as two elements of dst: a head
+// made for it, and a body that is a piece of one of nalus, shared, not
+// copied; a payload is its head followed by its body. A single NAL unit
+// is a body alone; a STAP-A a head alone; an FU-A fragment the FU
+// indicator and header as its head and its share of the NAL unit as its
+// body. So the payloads of a frame, shared by every viewer for as long as
+// the hub keeps the frame, cost their heads (2 bytes a fragment), not a
+// copy of the frame; each viewer joins the two pieces as it writes a
+// packet. The heads are written into scratch, which is returned (grown if
+// needed) for reuse with the next access unit. The last payload carries
+// the access unit's end (the RTP marker bit).
 func appendH264Payloads(dst [][]byte, scratch []byte, nalus [][]byte, size int) ([][]byte, []byte) {
-	// Reserve the worst case up front so that the payloads cut from
-	// scratch stay valid: every NAL unit a 2-byte STAP-A length, every
-	// fragment a 2-byte FU header, a STAP-A header per unit.
+	// Reserve the worst case up front so that the heads cut from scratch
+	// stay valid: every NAL unit in a STAP-A (its bytes, a 2-byte length,
+	// a STAP-A header), every fragment a 2-byte FU header.
 	need := 0
 	for _, n := range nalus {
-		need += len(n) + 3 + 2*(len(n)/(size-2)+1)
+		if len(n) <= size {
+			need += len(n) + 3
+		} else {
+			need += 2 * (len(n)/(size-2) + 1)
+		}
 	}
 	if cap(scratch) < need {
 		scratch = make([]byte, 0, need)
@@ -58,7 +71,7 @@ func appendH264Payloads(dst [][]byte, scratch []byte, nalus [][]byte, size int) 
 		switch len(group) {
 		case 0:
 		case 1:
-			dst = append(dst, group[0])
+			dst = append(dst, nil, group[0])
 		default:
 			start := len(scratch)
 			var nri byte
@@ -72,7 +85,7 @@ func appendH264Payloads(dst [][]byte, scratch []byte, nalus [][]byte, size int) 
 				scratch = binary.BigEndian.AppendUint16(scratch, uint16(len(n)))
 				scratch = append(scratch, n...)
 			}
-			dst = append(dst, scratch[start:len(scratch):len(scratch)])
+			dst = append(dst, scratch[start:len(scratch):len(scratch)], nil)
 		}
 		group = group[:0]
 		groupSize = 1
@@ -102,8 +115,7 @@ func appendH264Payloads(dst [][]byte, scratch []byte, nalus [][]byte, size int) 
 				}
 				start := len(scratch)
 				scratch = append(scratch, ind, hdr)
-				scratch = append(scratch, data[:k]...)
-				dst = append(dst, scratch[start:len(scratch):len(scratch)])
+				dst = append(dst, scratch[start:len(scratch):len(scratch)], data[:k:k])
 				data = data[k:]
 			}
 			continue
@@ -116,6 +128,19 @@ func appendH264Payloads(dst [][]byte, scratch []byte, nalus [][]byte, size int) 
 	}
 	flush()
 	return dst, scratch
+}
+
+// joinPayload returns the payload of head and body: one of them if the
+// other is empty, else the two copied into buf (grown if needed).
+func joinPayload(buf, head, body []byte) (payload, newBuf []byte) {
+	switch {
+	case len(head) == 0:
+		return body, buf
+	case len(body) == 0:
+		return head, buf
+	}
+	buf = append(append(buf[:0], head...), body...)
+	return buf, buf
 }
 
 // accessUnit returns the NAL units of an AVCC frame (4-byte lengths) to

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/pion/rtp/codecs"
 
@@ -41,19 +42,34 @@ func TestPacketizeRoundTrip(t *testing.T) {
 	for _, c := range packetizeCases {
 		t.Run(c.name, func(t *testing.T) {
 			pays, _ := appendH264Payloads(nil, nil, c.nalus, c.size)
-			if len(pays) != c.want {
-				t.Errorf("%d payloads, want %d", len(pays), c.want)
+			if len(pays) != 2*c.want {
+				t.Errorf("%d payloads, want %d", len(pays)/2, c.want)
 			}
 			checkRoundTrip(t, c.nalus, pays, c.size)
 		})
 	}
 }
 
+// checkRoundTrip depacketizes pays (head and body pieces, see
+// appendH264Payloads) and compares the result with nalus. The bodies must
+// be pieces of nalus, not copies.
 func checkRoundTrip(t *testing.T, nalus, pays [][]byte, size int) {
 	t.Helper()
 	var dep codecs.H264Packet
 	var got []byte
-	for _, p := range pays {
+	if len(pays)%2 != 0 {
+		t.Fatalf("%d pieces: not head and body pairs", len(pays))
+	}
+	var buf []byte
+	for i := 0; i < len(pays); i += 2 {
+		if body := pays[i+1]; len(body) > 0 && !within(body, nalus) {
+			t.Fatalf("payload %d: its body is not a piece of the NAL units", i/2)
+		}
+		var p []byte
+		p, buf = joinPayload(buf, pays[i], pays[i+1])
+		if len(p) == 0 {
+			t.Fatalf("payload %d is empty", i/2)
+		}
 		if len(p) > size {
 			t.Fatalf("payload of %d bytes over %d", len(p), size)
 		}
@@ -74,6 +90,18 @@ func checkRoundTrip(t *testing.T, nalus, pays [][]byte, size int) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("round trip differs: got %d bytes, want %d", len(got), len(want))
 	}
+}
+
+// within reports whether b is a piece of the memory of one of nalus.
+func within(b []byte, nalus [][]byte) bool {
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	for _, n := range nalus {
+		q := uintptr(unsafe.Pointer(unsafe.SliceData(n)))
+		if len(n) > 0 && p >= q && p+uintptr(len(b)) <= q+uintptr(len(n)) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestScratchReuse: the scratch buffer returned serves the next access

@@ -356,7 +356,7 @@ func (w *mainWriter) write(p *hub.Packet) error {
 		if !ok {
 			return nil
 		}
-		w.pays = append(w.pays[:0], p.Frame.Data)
+		w.pays = append(w.pays[:0], nil, p.Frame.Data)
 		return w.audio.write(w.pays, ts, ntpTime(p.Frame.Wall), now)
 	}
 	if w.video == nil {
@@ -373,6 +373,8 @@ func (w *mainWriter) write(p *hub.Packet) error {
 	f := p.Frame
 	// The payloads are the same for every viewer: made once per frame, on
 	// the hub packet, and shared (each viewer writes its own RTP headers).
+	// They are pieces of the frame's own bytes and small heads, not a copy
+	// of it, since the hub keeps a frame for as long as its ring does.
 	cfg, mtu := w.cfg, w.s.h.cfg.MTU
 	pays := p.CachedParts(hub.SlotRTP, func(p *hub.Packet) [][]byte {
 		nalus, err := accessUnit(nil, p.Frame.Data, p.Frame.Key, cfg)
@@ -522,7 +524,7 @@ func (s *session) runCompanionAudio() {
 				if !ok {
 					continue
 				}
-				pays = append(pays[:0], p.Frame.Data)
+				pays = append(pays[:0], nil, p.Frame.Data)
 				if err := snd.write(pays, ts, ntpTime(p.Frame.Wall), now); err != nil {
 					sub.Close()
 					s.End("write: " + err.Error())

@@ -123,15 +123,17 @@ func newSender(s *session, t *rtpTrack, b *binding) *sender {
 	return &sender{h: s.h, b: b, hist: t.hist, seq: uint16(rand.Uint32()), rtcp: s.PeerConnection().WriteRTCP}
 }
 
-// write sends one frame's payloads with RTP time ts, at now. The first
-// packet carries the abs-capture-time extension with the frame's ingest
-// time (ntp, NTP format), if the extension was negotiated. A sender report
-// follows the frame when the last is srInterval old.
-func (s *sender) write(payloads [][]byte, ts uint32, ntp uint64, now time.Time) error {
-	for i, p := range payloads {
-		pk := sentPacket{payload: p, ntp: ntp, ts: ts, seq: s.seq, abs: i == 0 && s.b.absID != 0}
+// write sends one frame's payloads, pieces as appendH264Payloads makes
+// them (head and body, two elements each), with RTP time ts, at now. The
+// first packet carries the abs-capture-time extension with the frame's
+// ingest time (ntp, NTP format), if the extension was negotiated. A sender
+// report follows the frame when the last is srInterval old.
+func (s *sender) write(pieces [][]byte, ts uint32, ntp uint64, now time.Time) error {
+	n := len(pieces) / 2
+	for i := range n {
+		pk := sentPacket{head: pieces[2*i], body: pieces[2*i+1], ntp: ntp, ts: ts, seq: s.seq, abs: i == 0 && s.b.absID != 0}
 		if s.marker {
-			pk.marker = i == len(payloads)-1
+			pk.marker = i == n-1
 		} else if s.first {
 			pk.marker = true
 			s.first = false
@@ -143,10 +145,11 @@ func (s *sender) write(payloads [][]byte, ts uint32, ntp uint64, now time.Time) 
 		if err := s.out.write(s.b, &pk); err != nil {
 			return err
 		}
+		size := uint32(len(pk.head) + len(pk.body))
 		s.packets++
-		s.octets += uint32(len(p))
+		s.octets += size
 		s.h.stats.packets.Add(1)
-		s.h.stats.bytes.Add(uint64(len(p)))
+		s.h.stats.bytes.Add(uint64(size))
 	}
 	if !s.srSent || now.Sub(s.lastSR) >= srInterval {
 		s.srSent, s.lastSR = true, now
@@ -162,23 +165,24 @@ func (s *sender) write(payloads [][]byte, ts uint32, ntp uint64, now time.Time) 
 }
 
 // sentPacket is what it takes to write a packet (again): its header's
-// variable fields, and its payload, the frame's shared bytes, which
-// nothing modifies.
+// variable fields, and its payload, head then body (see
+// appendH264Payloads): the frame's shared bytes, which nothing modifies.
 type sentPacket struct {
-	payload []byte
-	ntp     uint64 // abs-capture-time, if abs
-	ts      uint32
-	seq     uint16
-	marker  bool
-	abs     bool
+	head, body []byte
+	ntp        uint64 // abs-capture-time, if abs
+	ts         uint32
+	seq        uint16
+	marker     bool
+	abs        bool
 }
 
-// packetWriter writes sentPackets through a binding, with a header it
-// reuses (pion does not keep the header it is given: the SRTP session
-// marshals it at once). Used by one goroutine.
+// packetWriter writes sentPackets through a binding, with a header and a
+// payload buffer it reuses (pion keeps neither: the SRTP session marshals
+// them at once). Used by one goroutine.
 type packetWriter struct {
 	hdr rtp.Header
 	abs [8]byte
+	buf []byte
 }
 
 func (w *packetWriter) write(b *binding, pk *sentPacket) error {
@@ -200,30 +204,31 @@ func (w *packetWriter) write(b *binding, pk *sentPacket) error {
 			return err
 		}
 	}
-	_, err := b.w.WriteRTP(&w.hdr, pk.payload)
+	var payload []byte
+	payload, w.buf = joinPayload(w.buf, pk.head, pk.body)
+	_, err := b.w.WriteRTP(&w.hdr, payload)
 	return err
 }
 
 // history is a video track's retransmission history (RFC 4585 6.2.1
 // generic NACK, answered by sending the packet again): the last n packets
 // sent, n a power of two, packet seq in slot seq mod n. The sender puts,
-// the RTCP reader gets; a slot is a few dozen bytes, the payload being
-// shared with the frame.
+// the RTCP reader gets; a slot is 64 bytes, the payload being shared with
+// the frame.
 type history struct {
 	mu    sync.Mutex
 	slots []histSlot
 }
 
-type histSlot struct {
-	sentPacket
-	valid bool
-}
+// histSlot is a packet sent, or nothing (no head and no body: every
+// packet has a payload).
+type histSlot = sentPacket
 
 func newHistory(n uint16) *history { return &history{slots: make([]histSlot, n)} }
 
 func (h *history) put(pk sentPacket) {
 	h.mu.Lock()
-	h.slots[int(pk.seq)&(len(h.slots)-1)] = histSlot{pk, true}
+	h.slots[int(pk.seq)&(len(h.slots)-1)] = pk
 	h.mu.Unlock()
 }
 
@@ -233,8 +238,8 @@ func (h *history) get(seq uint16) (sentPacket, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	sl := h.slots[int(seq)&(len(h.slots)-1)]
-	if !sl.valid || sl.seq != seq {
+	if len(sl.head)+len(sl.body) == 0 || sl.seq != seq {
 		return sentPacket{}, false
 	}
-	return sl.sentPacket, true
+	return sl, true
 }
