@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/transport/v4"
+	"github.com/pion/transport/v4/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -67,6 +69,16 @@ func NewTransport(cfg Config) (*Transport, error) {
 	lf := NewLoggerFactory(cfg.Logger.With("component", "pion"))
 	t := &Transport{}
 	se := webrtc.SettingEngine{LoggerFactory: lf}
+	// One list of the host's interfaces for every peer, taken now: pion's
+	// ICE agent would otherwise list them (a netlink dump) for each
+	// PeerConnection and keep its own copy, about 7 KB a peer. The
+	// sockets are bound now too, so the addresses they announce are the
+	// ones listed now.
+	ifs, err := stdnet.NewNet()
+	if err != nil {
+		return nil, fmt.Errorf("webrtcapi: interfaces: %w", err)
+	}
+	se.SetNet(fixedNet{ifs})
 	udpAddr, err := net.ResolveUDPAddr("udp", cfg.UDPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: UDP address: %v", ErrConfig, err)
@@ -97,8 +109,12 @@ func NewTransport(cfg Config) (*Transport, error) {
 	}
 	if ln != nil {
 		// A connection that has not sent its first Binding request within
-		// FirstStunBindTimeout is closed (pion's default is 30 s).
-		t.tcp = ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: ln, Logger: lf.NewLogger("ice"), ReadBufferSize: 64,
+		// FirstStunBindTimeout is closed (pion's default is 30 s). Each
+		// peer's ICE-TCP candidate queues up to ReadBufferSize packets
+		// read from its connection (a full queue holds the reader back, it
+		// does not drop): 8 keep up with a WHIP publisher, and cost 450
+		// bytes a peer, not 3.5 KB as 64 did.
+		t.tcp = ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: ln, Logger: lf.NewLogger("ice"), ReadBufferSize: 8,
 			WriteBufferSize: 4 << 20, FirstStunBindTimeout: 5 * time.Second})
 		if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP.IsLoopback() {
 			se.SetIncludeLoopbackCandidate(true)
@@ -153,3 +169,8 @@ func (t *Transport) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// fixedNet is a transport.Net whose interfaces are never listed again: it
+// hides the *stdnet.Net inside from pion, which would refresh it (under
+// the continual gathering policy) while other peers read it.
+type fixedNet struct{ transport.Net }
