@@ -164,6 +164,7 @@ type Report struct {
 	Height   int     `json:"height"`
 	FPS      int     `json:"fps"`
 	GOP      int     `json:"gop"`
+	BFrames  int     `json:"bframes"`
 	Audio    bool    `json:"audio"`
 	Duration float64 `json:"durationS"`
 	SkipMs   float64 `json:"skipMs"`
@@ -240,7 +241,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	rep := &Report{
 		Stream: cfg.Stream, Proto: cfg.Proto, Width: pcfg.Width, Height: pcfg.Height,
-		FPS: pcfg.FPS, GOP: pcfg.GOP, Audio: pcfg.Audio,
+		FPS: pcfg.FPS, GOP: pcfg.GOP, BFrames: pcfg.BFrames, Audio: pcfg.Audio,
 		Duration: cfg.Duration.Seconds(), SkipMs: float64(cfg.Skip.Milliseconds()), Server: httpAddr,
 	}
 	watchURL := "http://" + httpAddr + "/watch/" + url.PathEscape(cfg.Stream) + "?proto=" + url.QueryEscape(cfg.Proto)
@@ -368,8 +369,8 @@ func live(ctx context.Context, u string) bool {
 
 // WriteText writes the report as a table.
 func (r *Report) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "glass-to-glass: %dx%d@%d GOP %d audio %v, %s, %d runs of %.0f s (first %.0f ms of each excluded)\n",
-		r.Width, r.Height, r.FPS, r.GOP, r.Audio, r.URL, len(r.Runs), r.Duration, r.SkipMs)
+	fmt.Fprintf(w, "glass-to-glass: %dx%d@%d GOP %d B-frames %d audio %v, %s, %d runs of %.0f s (first %.0f ms of each excluded)\n",
+		r.Width, r.Height, r.FPS, r.GOP, r.BFrames, r.Audio, r.URL, len(r.Runs), r.Duration, r.SkipMs)
 	fmt.Fprintf(w, "%-4s %8s %8s %8s %8s %6s %10s %12s %14s %8s %6s %s\n",
 		"run", "median", "p90", "min", "max", "n", "early-med", "first-frame", "first-stamped", "unread", "skew", "player")
 	for _, rr := range r.Runs {

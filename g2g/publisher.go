@@ -28,6 +28,10 @@ type PublisherConfig struct {
 	FPS int
 	// GOP is the keyframe interval, frames. Default 30.
 	GOP int
+	// BFrames, when above 0, encodes like OBS's x264 defaults rather than
+	// zerolatency: up to this many B-frames between references (frames
+	// then arrive in decode order, presented in another) and lookahead.
+	BFrames int
 	// Audio adds a silent AAC track, so the stream is A/V like a real
 	// encoder's. The silence (48 kHz stereo s16le) goes to ffmpeg through a
 	// second pipe, written on the same ticks as the frames, so audio and
@@ -108,13 +112,20 @@ func (p *Publisher) Args() []string {
 		"-r", strconv.Itoa(c.FPS), "-i", "-")
 	if c.Audio {
 		args = append(args, noProbe...)
+		// An encoder with lookahead (BFrames) holds video frames back;
+		// the audio input's queue must hold that much audio, or the
+		// publisher blocks on the audio pipe while ffmpeg waits for video.
+		args = append(args, "-thread_queue_size", "4096")
 		args = append(args, "-f", "s16le", "-ar", strconv.Itoa(audioRate), "-ac", "2", "-i", "pipe:3",
 			"-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "64k")
 	}
-	return append(args,
-		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
-		"-g", strconv.Itoa(c.GOP), "-pix_fmt", "yuv420p",
-		"-f", "flv", c.URL)
+	args = append(args, "-c:v", "libx264")
+	if c.BFrames > 0 {
+		args = append(args, "-preset", "veryfast", "-bf", strconv.Itoa(c.BFrames))
+	} else {
+		args = append(args, "-preset", "ultrafast", "-tune", "zerolatency")
+	}
+	return append(args, "-g", strconv.Itoa(c.GOP), "-pix_fmt", "yuv420p", "-f", "flv", c.URL)
 }
 
 // Run publishes until ctx ends (then it returns nil) or ffmpeg fails.

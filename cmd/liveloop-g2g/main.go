@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		size      = fs.String("size", "640x360", "picture `WxH`")
 		fps       = fs.Int("fps", 30, "frame rate")
 		gop       = fs.Int("gop", 30, "keyframe interval, frames")
+		bframes   = fs.Int("bframes", 0, "encode like OBS's x264 defaults with up to this many B-frames, instead of zerolatency")
 		audio     = fs.Bool("audio", true, "add a silent AAC track, like a real encoder")
 		ffmpeg    = fs.String("ffmpeg", "ffmpeg", "ffmpeg executable")
 		chromium  = fs.String("chromium", "chromium", "Chromium executable")
@@ -81,7 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := g2g.Config{
 		HTTPAddr: *httpAddr, RTMPAddr: *rtmpAddr, ServerBin: *serverBin,
 		Stream: *stream, Proto: *proto, Target: *target, Runs: *runs, Duration: *duration, Skip: *skip,
-		Publisher: g2g.PublisherConfig{Width: w, Height: h, FPS: *fps, GOP: *gop, Audio: *audio, FFmpeg: *ffmpeg},
+		Publisher: g2g.PublisherConfig{Width: w, Height: h, FPS: *fps, GOP: *gop, BFrames: *bframes, Audio: *audio, FFmpeg: *ffmpeg},
 		Log:       log, KeepSamples: *samples,
 	}
 	cfg.Chromium.ExecPath = *chromium
