@@ -82,8 +82,10 @@ func playOver(t *testing.T, tab context.Context, url, transport string, minFrame
 	return got
 }
 
-// TestChromiumPlaysWebRTC: ffmpeg publishes over RTMP (x264 zerolatency,
-// AAC made Opus by the transcoder); Chromium plays the watch page over
+// TestChromiumPlaysWebRTC: ffmpeg publishes over RTMP (x264 zerolatency in
+// High profile, as OBS sends by default, AAC made Opus by the transcoder;
+// Chromium without hardware decoding offers High only as Predictive High
+// 4:4:4); Chromium plays the watch page over
 // WebRTC (WHEP): frames are shown, and the latency the player measures from
 // abs-capture-time is under 500 ms. Without ?proto the player picks WebRTC.
 func TestChromiumPlaysWebRTC(t *testing.T) {
@@ -91,7 +93,7 @@ func TestChromiumPlaysWebRTC(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	srv := startServer(t, nil)
-	ffmpegPublish(t, ctx, "rtmp://"+srv.RTMPAddr().String()+"/live/rtc", 40, "-tune", "zerolatency")
+	ffmpegPublish(t, ctx, "rtmp://"+srv.RTMPAddr().String()+"/live/rtc", 40, "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "high")
 	waitLive(t, ctx, srv, "rtc")
 	tab := newBrowserWith(t, ctx, map[string]any{"allow-loopback-in-peer-connection": true})
 	base := "http://" + srv.HTTPAddr().String()

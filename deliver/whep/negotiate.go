@@ -115,16 +115,18 @@ func classifyStream(idc, flags byte) profile {
 
 // decodes reports whether a decoder of profile dec decodes streams of
 // profile src: Constrained Baseline is the common subset of Baseline and
-// Main, Main of High, Constrained High of High.
+// Main, Main of High, Constrained High of High, and a Predictive High
+// 4:4:4 decoder decodes the High family below it (H.264 A.2.7), which is
+// how Chromium without hardware decoding offers High: as f4001f.
 func decodes(dec, src profile) bool {
 	if dec == src {
 		return src != profileUnknown
 	}
 	switch src {
 	case profileConstrainedBaseline:
-		return dec == profileBaseline || dec == profileMain || dec == profileConstrainedHigh || dec == profileHigh
-	case profileMain, profileConstrainedHigh:
-		return dec == profileHigh
+		return dec == profileBaseline || dec == profileMain || dec == profileConstrainedHigh || dec == profileHigh || dec == profilePredictiveHigh444
+	case profileMain, profileConstrainedHigh, profileHigh:
+		return dec == profileHigh || dec == profilePredictiveHigh444
 	}
 	return false
 }

@@ -2,6 +2,7 @@ package whep
 
 import (
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -38,6 +39,10 @@ func TestChooseH264(t *testing.T) {
 		{PayloadType: 106, Name: "H264", ClockRate: 90000, Fmtp: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f"},
 		{PayloadType: 108, Name: "H264", ClockRate: 90000, Fmtp: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f"},
 	}
+	// Chromium without hardware decoding (Debian's, headless) offers
+	// High as Predictive High 4:4:4, whose decoders decode High.
+	chromium := append(slices.Clone(chrome[:5]), offeredCodec{PayloadType: 41, Name: "H264", ClockRate: 90000,
+		Fmtp: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=f4001f"})
 	cases := []struct {
 		name   string
 		codecs []offeredCodec
@@ -55,6 +60,9 @@ func TestChooseH264(t *testing.T) {
 		{"default profile-level-id is 42000a", []offeredCodec{{PayloadType: 97, Name: "h264", ClockRate: 90000,
 			Fmtp: "packetization-mode=1;level-asymmetry-allowed=1"}}, sourceH264{0x42, 0xc0, 0x1f}, 97},
 		{"vp8 only", chrome[:1], sourceH264{0x42, 0xc0, 0x1e}, 0},
+		{"high on predictive high 4:4:4", chromium, sourceH264{0x64, 0x00, 0x1e}, 41},
+		{"main prefers main to 4:4:4", chromium, sourceH264{0x4d, 0x40, 0x1f}, 106},
+		{"high prefers high to 4:4:4", append(slices.Clone(chromium), chrome[5]), sourceH264{0x64, 0x00, 0x1f}, 108},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
