@@ -2,9 +2,10 @@
 // and ingest/whip) share on top of pion: the ICE sockets (one UDP socket
 // for every peer, an ICE UDP mux; optionally an ICE-TCP listener, which
 // may be one side of the HTTP port, see package webrtcapi/icetcp), the
-// addresses announced to peers (NAT 1:1), the ICE settings, pion's
-// logging sent to slog, and reading SDP offers (OfferedCodecs, trickled
-// candidates). Package webrtcapi/resource serves their session resources
+// addresses announced to peers (NAT 1:1), the ICE settings, batched
+// writes to a peer (Batch: a frame's packets sent together, with UDP
+// GSO), pion's logging sent to slog, and reading SDP offers
+// (OfferedCodecs, trickled candidates). Package webrtcapi/resource serves their session resources
 // over HTTP and runs the sessions' life cycle.
 //
 // Life cycle: NewTransport binds the sockets; SettingEngine returns a
@@ -53,8 +54,9 @@ type Config struct {
 // Transport is a bound set of ICE sockets and the SettingEngine that uses
 // them.
 type Transport struct {
-	udp ice.UDPMux
-	tcp ice.TCPMux
+	udp     ice.UDPMux
+	batcher *batcher // the batches of the UDP sockets (see Batch)
+	tcp     ice.TCPMux
 	se  webrtc.SettingEngine
 }
 
@@ -67,7 +69,7 @@ func NewTransport(cfg Config) (*Transport, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	lf := NewLoggerFactory(cfg.Logger.With("component", "pion"))
-	t := &Transport{}
+	t := &Transport{batcher: newBatcher()}
 	se := webrtc.SettingEngine{LoggerFactory: lf}
 	// One list of the host's interfaces for every peer, taken now: pion's
 	// ICE agent would otherwise list them (a netlink dump) for each
@@ -85,7 +87,7 @@ func NewTransport(cfg Config) (*Transport, error) {
 	}
 	if udpAddr.IP == nil || udpAddr.IP.IsUnspecified() {
 		mux, err := ice.NewMultiUDPMuxFromPort(udpAddr.Port, ice.UDPMuxFromPortWithLogger(lf.NewLogger("ice")),
-			ice.UDPMuxFromPortWithLoopback())
+			ice.UDPMuxFromPortWithLoopback(), ice.UDPMuxFromPortWithNet(batchNet{ifs, t.batcher}))
 		if err != nil {
 			return nil, fmt.Errorf("webrtcapi: UDP listen: %w", err)
 		}
@@ -95,7 +97,7 @@ func NewTransport(cfg Config) (*Transport, error) {
 		if err != nil {
 			return nil, fmt.Errorf("webrtcapi: UDP listen: %w", err)
 		}
-		t.udp = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: lf.NewLogger("ice")})
+		t.udp = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: newBatchConn(conn, t.batcher), Logger: lf.NewLogger("ice")})
 		se.SetIncludeLoopbackCandidate(udpAddr.IP.IsLoopback())
 	}
 	se.SetICEUDPMux(t.udp)

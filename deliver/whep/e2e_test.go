@@ -2,6 +2,7 @@ package whep_test
 
 import (
 	"net/http"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -51,6 +52,10 @@ func TestFFmpegToPionViewer(t *testing.T) {
 		startup, st.FirstKeyframe, st.FirstKeyframeMax, lat[len(lat)/2], lat[len(lat)*9/10], len(lat))
 	if st.Sessions != 1 {
 		t.Errorf("Stats.Sessions = %d, want 1", st.Sessions)
+	}
+	// The frames went out in batches, runs of them in GSO sends.
+	if st.PacketsBatched == 0 || (runtime.GOOS == "linux" && st.GSOSends == 0) {
+		t.Errorf("%d packets batched, %d GSO sends", st.PacketsBatched, st.GSOSends)
 	}
 	if code := c.delete(p.url); code != http.StatusOK {
 		t.Errorf("DELETE: %d", code)

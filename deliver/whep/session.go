@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -272,6 +273,12 @@ func (s *session) runMain() {
 		<-s.Context().Done()
 		return
 	}
+	// The packets of each batch from the hub (a frame, or several while
+	// catching up) go to the peer together (see webrtcapi.Batch).
+	batch := s.batch()
+	if batch != nil {
+		defer batch.Close()
+	}
 	for {
 		select {
 		case <-s.keyframe:
@@ -298,13 +305,37 @@ func (s *session) runMain() {
 		if b.Skipped > 0 {
 			w.catchUp()
 		}
+		if batch != nil {
+			batch.Open()
+		}
 		for _, p := range b.Packets {
 			if err := w.write(p); err != nil {
 				s.End("write: " + err.Error())
 				return
 			}
 		}
+		if batch != nil {
+			if err := batch.Flush(); err != nil {
+				s.End("write: " + err.Error())
+				return
+			}
+		}
 	}
+}
+
+// batch returns the batch of the peer's UDP address (the selected
+// candidate pair's remote), or nil: over ICE-TCP, or if the address is
+// not known or the transport cannot batch.
+func (s *session) batch() *webrtcapi.Batch {
+	pair, err := s.PeerConnection().SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Remote == nil || pair.Remote.Protocol != webrtc.ICEProtocolUDP {
+		return nil
+	}
+	addr, err := netip.ParseAddr(pair.Remote.Address)
+	if err != nil {
+		return nil
+	}
+	return s.h.tr.Batch(netip.AddrPortFrom(addr, pair.Remote.Port))
 }
 
 func (t *rtpTrack) bindingOrNil() *binding {

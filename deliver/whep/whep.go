@@ -208,6 +208,11 @@ type Stats struct {
 	// open). CueChannelsRefused counts channels labelled CueChannel that
 	// were not ordered and reliable.
 	CuesSent, CuesDropped, CueChannelsRefused uint64
+	// PacketsBatched counts the packets written to a peer together (a
+	// frame's, see webrtcapi.Batch), GSOSends the UDP GSO sends that
+	// carried runs of them, GSOPackets the packets in those. They count
+	// the transport's batches, WHIP's too if it shares the transport.
+	PacketsBatched, GSOSends, GSOPackets uint64
 	// UDPAddr is the address of the ICE UDP socket.
 	UDPAddr string
 	// TCPAddr is the address of the ICE-TCP listener, if any.
@@ -321,6 +326,8 @@ func (h *Handler) Stats() Stats {
 		CuesDropped:        h.stats.cuesDropped.Load(),
 		CueChannelsRefused: h.stats.cueChannelsRefused.Load(),
 	}
+	bs := h.tr.BatchStats()
+	st.PacketsBatched, st.GSOSends, st.GSOPackets = bs.Held, bs.GSOSends, bs.GSOPackets
 	if c := h.stats.firstKeyframeCount.Load(); c > 0 {
 		st.FirstKeyframeMean = time.Duration(h.stats.firstKeyframeSumNanos.Load() / c)
 	}

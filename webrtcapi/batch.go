@@ -1,0 +1,285 @@
+package webrtcapi
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/transport/v4"
+)
+
+// Batched writes to one peer.
+//
+// Every packet pion sends goes out with a sendto of its own, and on a
+// server with many viewers the kernel's work per UDP packet (routing,
+// queueing, the loopback or NIC driver) is most of the CPU. A viewer's
+// session writes a video frame's packets one after another, so it opens
+// the peer's Batch around them: the ICE socket (batchConn) then keeps
+// each packet written to that peer instead of sending it, and Flush sends
+// them together, with UDP generic segmentation offload (GSO, Linux 4.18+:
+// one sendmsg and one trip through the stack for a run of equal-sized
+// packets, cut into datagrams by the NIC or at the end of the stack) where
+// the kernel allows it, else one by one.
+//
+// Whatever else is written to the peer while its batch is open (an RTCP
+// report, a retransmission, an ICE keepalive, from any goroutine) joins
+// the batch, in order. A batch holds at most maxBatch packets or
+// maxBatchBytes bytes: a write that would pass either sends what is held
+// first.
+
+const (
+	maxBatch      = 64        // the kernel's limit on GSO segments (UDP_MAX_SEGMENTS)
+	maxBatchBytes = 64 * 1024 // one GSO send is at most 64 KB
+)
+
+// errGSO: the kernel or the device refused a GSO send.
+var errGSO = errors.New("webrtcapi: UDP GSO refused")
+
+// batchBuf holds a batch's packets while it is open. Batches take one
+// from batchBufs when they first hold a packet and give it back when they
+// send, so that a viewer's batch costs no memory between frames.
+type batchBuf struct {
+	conn  *batchConn // the socket they were written to
+	buf   []byte     // the packets held, one after another
+	sizes []int
+}
+
+var batchBufs = sync.Pool{New: func() any {
+	return &batchBuf{buf: make([]byte, 0, maxBatchBytes), sizes: make([]int, 0, maxBatch)}
+}}
+
+// batcher is the registry of the batches of every ICE UDP socket of a
+// Transport (one, or one per local address), by the peer's address.
+type batcher struct {
+	mu    sync.RWMutex
+	peers map[netip.AddrPort]*Batch // registered batches, open or not
+	open  atomic.Int32              // how many are open: 0 skips the lookup
+
+	held, gsoSends, gsoPackets atomic.Uint64
+}
+
+func newBatcher() *batcher { return &batcher{peers: map[netip.AddrPort]*Batch{}} }
+
+func (r *batcher) batch(addr netip.AddrPort) *Batch {
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	r.mu.RLock()
+	bt := r.peers[addr]
+	r.mu.RUnlock()
+	return bt
+}
+
+// BatchStats counts the packets batches held, and the GSO sends that
+// carried some of them.
+type BatchStats struct {
+	Held       uint64 // packets held by a batch, then sent together
+	GSOSends   uint64 // sendmsg calls with UDP GSO
+	GSOPackets uint64 // the packets they carried
+}
+
+// BatchStats returns the counters of the Transport's batches.
+func (t *Transport) BatchStats() BatchStats {
+	r := t.batcher
+	return BatchStats{Held: r.held.Load(), GSOSends: r.gsoSends.Load(), GSOPackets: r.gsoPackets.Load()}
+}
+
+// batchConn is an ICE UDP socket: what pion's UDP mux reads and writes.
+// Writes to a peer with an open Batch are held. Pion's mux uses ReadFrom,
+// WriteTo and their netip forms; the other methods of *net.UDPConn are
+// there for transport.UDPConn.
+type batchConn struct {
+	*net.UDPConn
+	r   *batcher
+	gso atomic.Bool // UDP GSO works on this socket (cleared on the first failure)
+}
+
+func newBatchConn(conn *net.UDPConn, r *batcher) *batchConn {
+	c := &batchConn{UDPConn: conn, r: r}
+	c.gso.Store(gsoSupported(conn))
+	return c
+}
+
+// ReadFromAddrPort is pion's allocation-free read (ice.AddrPortReaderWriter).
+func (c *batchConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	return c.ReadFromUDPAddrPort(b)
+}
+
+// WriteTo implements net.PacketConn.
+func (c *batchConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if c.r.open.Load() > 0 {
+		if ua, ok := addr.(*net.UDPAddr); ok {
+			if bt := c.r.batch(ua.AddrPort()); bt != nil {
+				if n, held, err := bt.hold(c, b); held {
+					return n, err
+				}
+			}
+		}
+	}
+	return c.UDPConn.WriteTo(b, addr)
+}
+
+// WriteToAddrPort is pion's allocation-free write (ice.AddrPortReaderWriter).
+func (c *batchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+	if c.r.open.Load() > 0 {
+		if bt := c.r.batch(addr); bt != nil {
+			if n, held, err := bt.hold(c, b); held {
+				return n, err
+			}
+		}
+	}
+	return c.WriteToUDPAddrPort(b, addr)
+}
+
+// batchNet is the transport.Net that pion's multi-socket UDP mux listens
+// with: its sockets are batchConns.
+type batchNet struct {
+	transport.Net
+	r *batcher
+}
+
+func (n batchNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := n.Net.ListenUDP(network, laddr)
+	if err != nil {
+		return nil, err
+	}
+	if uc, ok := c.(*net.UDPConn); ok {
+		return newBatchConn(uc, n.r), nil
+	}
+	return c, nil
+}
+
+// Batch gathers the packets written to one peer between Open and Flush,
+// and sends them together. Its owner (one goroutine) calls Open, Flush
+// and Close; any goroutine may write to the peer meanwhile.
+type Batch struct {
+	r    *batcher
+	addr netip.AddrPort
+
+	mu     sync.Mutex
+	isOpen bool
+	held   *batchBuf // nil when nothing is held
+	oob    []byte    // the GSO control message, reused
+}
+
+// Batch returns the batch of the peer at addr (the remote UDP address of
+// its selected candidate pair), or nil if addr is not valid. Close
+// releases it; one Batch per peer at a time.
+func (t *Transport) Batch(addr netip.AddrPort) *Batch {
+	if !addr.IsValid() {
+		return nil
+	}
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	bt := &Batch{r: t.batcher, addr: addr}
+	t.batcher.mu.Lock()
+	t.batcher.peers[addr] = bt
+	t.batcher.mu.Unlock()
+	return bt
+}
+
+// Open starts holding the packets written to the peer.
+func (b *Batch) Open() {
+	b.mu.Lock()
+	if !b.isOpen {
+		b.isOpen = true
+		b.r.open.Add(1)
+	}
+	b.mu.Unlock()
+}
+
+// hold keeps a copy of p, written to the peer through c, if the batch is
+// open (held), sending what it holds first if p would not fit (or was
+// written through another socket).
+func (b *Batch) hold(c *batchConn, p []byte) (n int, held bool, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.isOpen {
+		return 0, false, nil
+	}
+	if h := b.held; h != nil && (len(h.sizes) == maxBatch || len(h.buf)+len(p) > maxBatchBytes || h.conn != c) {
+		if err := b.sendLocked(); err != nil {
+			return 0, true, err
+		}
+	}
+	if b.held == nil {
+		b.held = batchBufs.Get().(*batchBuf)
+		b.held.conn = c
+	}
+	b.held.buf = append(b.held.buf, p...)
+	b.held.sizes = append(b.held.sizes, len(p))
+	b.r.held.Add(1)
+	return len(p), true, nil
+}
+
+// Flush sends the packets held and stops holding.
+func (b *Batch) Flush() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.isOpen {
+		b.isOpen = false
+		b.r.open.Add(-1)
+	}
+	return b.sendLocked()
+}
+
+// Close flushes and forgets the batch.
+func (b *Batch) Close() error {
+	err := b.Flush()
+	b.r.mu.Lock()
+	if b.r.peers[b.addr] == b {
+		delete(b.r.peers, b.addr)
+	}
+	b.r.mu.Unlock()
+	return err
+}
+
+// sendLocked sends the packets held: each run of packets of one size (the
+// last of a run may be shorter) in one GSO send, the rest one by one.
+func (b *Batch) sendLocked() error {
+	h := b.held
+	if h == nil {
+		return nil
+	}
+	b.held = nil
+	c := h.conn
+	defer func() {
+		h.conn, h.buf, h.sizes = nil, h.buf[:0], h.sizes[:0]
+		batchBufs.Put(h)
+	}()
+	var errs []error
+	off := 0
+	for i := 0; i < len(h.sizes); {
+		// The run from i: packets of i's size, and one shorter to end it.
+		size := h.sizes[i]
+		j, end := i+1, off+size
+		for j < len(h.sizes) && h.sizes[j] <= size {
+			end += h.sizes[j]
+			j++
+			if h.sizes[j-1] < size {
+				break
+			}
+		}
+		if j-i > 1 && c.gso.Load() {
+			var err error
+			b.oob, err = sendGSO(c.UDPConn, h.buf[off:end], size, b.addr, b.oob)
+			if err == nil || !errors.Is(err, errGSO) {
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					b.r.gsoSends.Add(1)
+					b.r.gsoPackets.Add(uint64(j - i))
+				}
+				i, off = j, end
+				continue
+			}
+			c.gso.Store(false) // refused: one by one from now on
+		}
+		for ; i < j; i++ {
+			if _, err := c.WriteToUDPAddrPort(h.buf[off:off+h.sizes[i]], b.addr); err != nil {
+				errs = append(errs, err)
+			}
+			off += h.sizes[i]
+		}
+	}
+	return errors.Join(errs...)
+}
