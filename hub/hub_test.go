@@ -390,3 +390,37 @@ func TestInternalSubscribersAreNotViewers(t *testing.T) {
 		t.Fatalf("subscribers %d after both closed", h.Stats().Subscribers)
 	}
 }
+
+// TestReorderedVideo: a stream reports B-frames once a video frame is
+// presented before one decoded earlier, not for a constant composition
+// offset, and forgets it when its tracks are announced again.
+func TestReorderedVideo(t *testing.T) {
+	clock := newFakeClock()
+	h := New(Config{}, nil, clock)
+	p, err := h.Publish("s")
+	must(t, err)
+	v := *testVideo
+	must(t, p.SetTracks([]*media.Track{&v}))
+	write := func(i, ptsFrames int64, key bool) {
+		t.Helper()
+		must(t, p.WriteFrame(&media.Frame{Track: 0, DTS: i * 3000, PTS: ptsFrames * 3000, Key: key, Data: []byte{1}, Wall: clock.Now()}))
+	}
+	// No B-frames, but a constant offset of two frames (some encoders).
+	for i := range int64(4) {
+		write(i, i+2, i == 0)
+	}
+	if h.Stream("s").Info().Reordered {
+		t.Fatal("a constant composition offset reported as B-frames")
+	}
+	// Decode order I P B B: presentation 4+2, 7+2, 5+2, 6+2.
+	for i, pts := range []int64{6, 9, 7, 8} {
+		write(int64(4+i), pts, i == 0)
+	}
+	if !h.Stream("s").Info().Reordered {
+		t.Fatal("B-frames not reported")
+	}
+	must(t, p.SetTracks([]*media.Track{&v}))
+	if h.Stream("s").Info().Reordered {
+		t.Fatal("B-frames still reported after new tracks")
+	}
+}

@@ -39,6 +39,7 @@ type Publisher struct {
 type trackClock struct {
 	offset   int64 // ticks added to the publisher's timestamps
 	lastDTS  int64 // newest output DTS; valid when seen
+	lastPTS  int64 // the previous frame's output PTS; valid when seen
 	interval int64 // newest DTS interval: the next frame's expected duration
 	seen     bool
 }
@@ -121,6 +122,7 @@ func (p *Publisher) SetTracks(tracks []*media.Track) error {
 	}
 	p.tracks = ts
 	s.tracks = ts
+	s.reordered = false
 	p.log.Info("tracks announced", "version", version, "tracks", describe(tracks))
 	return nil
 }
@@ -183,7 +185,11 @@ func (p *Publisher) WriteFrame(f *media.Frame) error {
 	} else if tc.interval == 0 {
 		tc.interval = defaultDuration(track)
 	}
-	tc.lastDTS = dts
+	if video && tc.seen && pts < tc.lastPTS && !s.reordered {
+		s.reordered = true
+		p.log.Warn("the video has B-frames (frames presented out of decode order): browsers cannot play it over WebRTC, so its viewers get another transport; publish without B-frames for WebRTC (x264: bframes=0 or tune zerolatency)")
+	}
+	tc.lastDTS, tc.lastPTS = dts, pts
 	tc.seen = true
 	f.DTS, f.PTS = dts, pts
 	if f.Duration <= 0 {

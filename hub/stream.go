@@ -150,6 +150,8 @@ type Stream struct {
 	started time.Time
 	subs    int
 	cues    uint64 // cues posted, for IDs
+	// reordered: the video has B-frames (see Info.Reordered).
+	reordered bool
 	// stopAudioWake cancels the pending wake-up for audio that waits for
 	// its video frame; nil when none is pending.
 	stopAudioWake func() bool
@@ -183,6 +185,10 @@ type Info struct {
 	LastFrame time.Time
 	Started   time.Time
 	Packets   uint64
+	// Reordered reports that the video, since its tracks were last
+	// announced, has presented a frame before one decoded earlier: it has
+	// B-frames, which WebRTC in browsers does not play.
+	Reordered bool
 }
 
 // Info returns a snapshot of the stream.
@@ -197,6 +203,7 @@ func (s *Stream) Info() Info {
 		LastFrame:   s.lastAt,
 		Started:     s.started,
 		Packets:     s.next - 1,
+		Reordered:   s.reordered,
 	}
 	if s.tracks != nil {
 		inf.Tracks = s.tracks.Tracks
