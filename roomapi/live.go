@@ -25,9 +25,12 @@ import (
 //	{"type":"error","error":{"code","message"}}  a command that could not be read
 //
 // Events come in batches: at once when the room is quiet, else a few per
-// second. Every logged event has its log sequence; reactions and presence
-// have none. A client keeps the highest sequence it has seen and
-// reconnects with ?since=SEQ: it gets the events it missed
+// second; the host's and moderators' events (a poll opened or closed, a
+// host's message, a deletion, a ban) go at once, with what is pending.
+// Every logged event has its log sequence; commands appended together
+// (group commit) share one, and always arrive in the same message.
+// Reactions and presence have none. A client keeps the highest sequence it
+// has seen and reconnects with ?since=SEQ: it gets the events it missed
 // ({"resumed":true}), or a snapshot if the server no longer has them.
 //
 // A result's error code "busy" means the room is at capacity (admission

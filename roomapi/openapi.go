@@ -122,7 +122,7 @@ var (
 	num     = map[string]any{"type": "number"}
 	integer = map[string]any{"type": "integer"}
 	boolean = map[string]any{"type": "boolean"}
-	seq     = map[string]any{"type": "integer", "description": "log sequence of the event"}
+	seq     = map[string]any{"type": "integer", "description": "log sequence of the event (events appended together share it)"}
 	when    = map[string]any{"type": "string", "format": "date-time"}
 	media   = map[string]any{"type": "number", "minimum": 0, "description": "media time (s) of the frame on the sender's screen"}
 	key     = map[string]any{"type": "string", "maxLength": 64, "description": "idempotency key"}
