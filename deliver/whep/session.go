@@ -29,7 +29,7 @@ const (
 	// is not sent; the audio jitter buffer would only play it late.
 	audioMaxAge = 250 * time.Millisecond
 	// audioPoll is how often a session looks for a companion audio stream
-	// that does not exist yet.
+	// that does not exist (yet, or any more).
 	audioPoll = 500 * time.Millisecond
 )
 
@@ -164,13 +164,9 @@ func (s *session) Negotiate(rs *resource.Session) error {
 	return nil
 }
 
-// Start runs the session's workers: the main writer and, if needed, the
-// companion audio writer.
+// Start runs the session's worker, the writer.
 func (s *session) Start() error {
 	s.Go(s.runMain)
-	if s.audio != nil && !s.audioFromStream {
-		s.Go(s.runCompanionAudio)
-	}
 	s.Logger().Info("whep session started", "codec", s.chosen.Fmtp, "audio", s.sendAudio)
 	return nil
 }
@@ -269,7 +265,13 @@ func (s *session) runMain() {
 			w.aclock = newAudioClock()
 		}
 	}
-	if w.video == nil && w.audio == nil && w.cues == nil {
+	if s.audio != nil && !s.audioFromStream {
+		if b := s.audio.binding(); b != nil {
+			w.companion = newCompanion(s, b)
+			defer w.companion.close()
+		}
+	}
+	if w.video == nil && w.audio == nil && w.cues == nil && w.companion == nil {
 		<-s.Context().Done()
 		return
 	}
@@ -314,6 +316,12 @@ func (s *session) runMain() {
 				return
 			}
 		}
+		if w.companion != nil {
+			if err := w.companion.poll(); err != nil {
+				s.End("write: " + err.Error())
+				return
+			}
+		}
 		if batch != nil {
 			if err := batch.Flush(); err != nil {
 				s.End("write: " + err.Error())
@@ -347,17 +355,20 @@ func (t *rtpTrack) bindingOrNil() *binding {
 
 // mainWriter turns the main subscriber's packets into RTP.
 type mainWriter struct {
-	s       *session
-	video   *sender
-	audio   *sender
-	clock   *videoClock
-	aclock  *audioClock
-	cues    *cueWriter   // nil without a cue channel
-	track   *media.Track // the video track cfg belongs to
-	cfg     *h264.DecoderConfig
-	pays    [][]byte
-	sentKey bool
-	lastKey time.Time
+	s      *session
+	video  *sender
+	audio  *sender
+	clock  *videoClock
+	aclock *audioClock
+	cues   *cueWriter // nil without a cue channel
+	// companion, if the stream's audio is not Opus: the companion
+	// stream's, written after each batch of the stream's.
+	companion *companion
+	track     *media.Track // the video track cfg belongs to
+	cfg       *h264.DecoderConfig
+	pays      [][]byte
+	sentKey   bool
+	lastKey   time.Time
 }
 
 func (w *mainWriter) catchUp() {
@@ -503,65 +514,4 @@ func (c *audioClock) stamp(pts int64, rate uint32, age time.Duration) (uint32, b
 		c.skipping = false
 	}
 	return uint32(toTicks(pts, rate, 48000) + c.offset), true
-}
-
-// runCompanionAudio plays the Opus of the companion stream
-// ({stream}{AudioSuffix}) while it exists, waiting for it otherwise.
-func (s *session) runCompanionAudio() {
-	if !s.WaitConnected() {
-		return
-	}
-	b := s.audio.binding()
-	if b == nil {
-		return
-	}
-	snd := newSender(s, s.audio, b)
-	snd.first = true
-	clock := newAudioClock()
-	name := s.Stream() + s.h.cfg.AudioSuffix
-	tick := time.NewTicker(audioPoll)
-	defer tick.Stop()
-	var pays [][]byte
-	for {
-		sub, err := s.h.cfg.Hub.Subscribe(name)
-		if err != nil {
-			select {
-			case <-tick.C:
-				continue
-			case <-s.Context().Done():
-				return
-			}
-		}
-		clock.skipping = true
-		snd.first = true
-		for {
-			bt, err := sub.Next(s.Context())
-			if err != nil {
-				sub.Close()
-				if s.Context().Err() != nil {
-					return
-				}
-				break
-			}
-			if bt.Skipped > 0 {
-				clock.skipping = true
-			}
-			now := s.h.cfg.Now()
-			for _, p := range bt.Packets {
-				if p.Frame == nil || p.Video || p.Track().Codec != media.CodecOpus {
-					continue
-				}
-				ts, ok := clock.stamp(p.Frame.PTS, p.Track().ClockRate, now.Sub(p.Frame.Wall))
-				if !ok {
-					continue
-				}
-				pays = append(pays[:0], nil, p.Frame.Data)
-				if err := snd.write(pays, ts, ntpTime(p.Frame.Wall), now); err != nil {
-					sub.Close()
-					s.End("write: " + err.Error())
-					return
-				}
-			}
-		}
-	}
 }
