@@ -37,18 +37,38 @@ const (
 // errGSO: the kernel or the device refused a GSO send.
 var errGSO = errors.New("webrtcapi: UDP GSO refused")
 
-// batchBuf holds a batch's packets while it is open. Batches take one
-// from batchBufs when they first hold a packet and give it back when they
-// send, so that a viewer's batch costs no memory between frames.
+// batchBuf holds a batch's packets while it is open. A batch takes one
+// when it first holds a packet and gives it back when it sends, so that a
+// viewer's batch costs no memory between frames. Free buffers wait in
+// freeBatchBufs, a few at most: a sync.Pool would keep as many as were
+// ever in use at once (a burst of viewers starting), since a busy server
+// touches every pooled buffer between two collections.
 type batchBuf struct {
 	conn  *batchConn // the socket they were written to
 	buf   []byte     // the packets held, one after another
 	sizes []int
 }
 
-var batchBufs = sync.Pool{New: func() any {
-	return &batchBuf{buf: make([]byte, 0, maxBatchBytes), sizes: make([]int, 0, maxBatch)}
-}}
+// freeBatchBufs holds free batch buffers; more than it holds are left to
+// the garbage collector.
+var freeBatchBufs = make(chan *batchBuf, 8)
+
+func getBatchBuf() *batchBuf {
+	select {
+	case h := <-freeBatchBufs:
+		return h
+	default:
+		return &batchBuf{buf: make([]byte, 0, maxBatchBytes), sizes: make([]int, 0, maxBatch)}
+	}
+}
+
+func putBatchBuf(h *batchBuf) {
+	h.conn, h.buf, h.sizes = nil, h.buf[:0], h.sizes[:0]
+	select {
+	case freeBatchBufs <- h:
+	default:
+	}
+}
 
 // batcher is the registry of the batches of every ICE UDP socket of a
 // Transport (one, or one per local address), by the peer's address.
@@ -202,7 +222,7 @@ func (b *Batch) hold(c *batchConn, p []byte) (n int, held bool, err error) {
 		}
 	}
 	if b.held == nil {
-		b.held = batchBufs.Get().(*batchBuf)
+		b.held = getBatchBuf()
 		b.held.conn = c
 	}
 	b.held.buf = append(b.held.buf, p...)
@@ -242,10 +262,7 @@ func (b *Batch) sendLocked() error {
 	}
 	b.held = nil
 	c := h.conn
-	defer func() {
-		h.conn, h.buf, h.sizes = nil, h.buf[:0], h.sizes[:0]
-		batchBufs.Put(h)
-	}()
+	defer putBatchBuf(h)
 	var errs []error
 	off := 0
 	for i := 0; i < len(h.sizes); {
