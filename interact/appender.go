@@ -27,8 +27,8 @@ import (
 // (in the same batch, a later one, another node's), and a room does not
 // append a key again while a batch of its own carries it: a retry joins
 // the first command's wait. So a command is applied at most once as long
-// as the projection remembers its key (MaxKeys keyed commands of the room)
-// and answered with the one verdict.
+// as the projection remembers its key (its actor's last KeysPerActor keyed
+// commands, see keys.go) and answered with the one verdict.
 //
 // The room's goroutine owns the batches. Callers marshal their events (in
 // parallel); the goroutine checks each against the state, appends it to
@@ -103,7 +103,7 @@ type appendReq struct {
 // doAppend handles an appendReq on the room's goroutine.
 func (r *Room) doAppend(q appendReq) {
 	key := q.ev.Key
-	if res, ok := r.st.results[key]; ok {
+	if res, ok := r.st.keys.verdict(key); ok {
 		q.c <- res
 		return
 	}

@@ -46,10 +46,13 @@ func queue(t *testing.T, rs *Rooms, r *Room, wg *sync.WaitGroup, a Actor, cmd Co
 // as one message; each gets its own verdict (some refused at apply while
 // the others apply), a retry inside the batch gets its original's
 // answer, and retries after it, also after a restart from the log alone or
-// from a snapshot, get the same answers and change nothing.
+// from a snapshot, get the same answers and change nothing, even after
+// another viewer's flood of more keys than the room remembers in all
+// (the memory is per actor).
 func TestGroupCommitBatch(t *testing.T) {
 	dir := t.TempDir()
-	n := startNode(t, dir, nil)
+	cfg := func(c *Config) { c.KeysPerActor = 8; c.MaxKeys = 40 }
+	n := startNode(t, dir, cfg)
 	rs := n.rooms
 	poll := mustDo(t, rs, host, Command{Type: CmdPollCreate, Key: "poll", Poll: &PollSpec{Question: "Q", Options: []string{"a", "b", "c"}, Open: true}}).ID
 	appends := rs.Metrics().Appends
@@ -99,6 +102,12 @@ func TestGroupCommitBatch(t *testing.T) {
 	if a, b := outs[5].res.ID, outs[6].res.ID; a != itemID('m', seq, 4) || b != itemID('m', seq, 5) {
 		t.Fatalf("chat ids %q %q", a, b)
 	}
+	for i := range 100 {
+		_, err := rs.Do(ctx(t), "s", viewer(9), vote(fmt.Sprint("flood-", i), 0))
+		if i > 0 {
+			wantErr(t, err, ErrAlreadyVoted)
+		}
+	}
 
 	check := func(t *testing.T, rs *Rooms) {
 		t.Helper()
@@ -106,7 +115,7 @@ func TestGroupCommitBatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fmt.Sprint(p.Tally) != "[2 1 0]" || *p.Voters != 3 {
+		if fmt.Sprint(p.Tally) != "[3 1 0]" || *p.Voters != 4 {
 			t.Fatalf("tally %v, %d voters", p.Tally, *p.Voters)
 		}
 		snap, err := rs.Snapshot(ctx(t), "s", false)
@@ -123,7 +132,7 @@ func TestGroupCommitBatch(t *testing.T) {
 				t.Fatalf("retry of command %d: %+v %v, first %+v %v", i, res, err, outs[i].res, outs[i].err)
 			}
 		}
-		if p2, _ := rs.Poll(ctx(t), "s", poll, true); fmt.Sprint(p2.Tally) != "[2 1 0]" {
+		if p2, _ := rs.Poll(ctx(t), "s", poll, true); fmt.Sprint(p2.Tally) != "[3 1 0]" {
 			t.Fatalf("tally after retries %v", p2.Tally)
 		}
 	}
@@ -131,7 +140,7 @@ func TestGroupCommitBatch(t *testing.T) {
 
 	t.Run("replay", func(t *testing.T) {
 		n.stop()
-		n = startNode(t, dir, nil)
+		n = startNode(t, dir, cfg)
 		if err := snapshotStore(t, n).Delete(ctx(t), "s"); err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +148,7 @@ func TestGroupCommitBatch(t *testing.T) {
 	})
 	t.Run("snapshot", func(t *testing.T) {
 		n.stop() // stores a snapshot
-		n = startNode(t, dir, nil)
+		n = startNode(t, dir, cfg)
 		check(t, n.rooms)
 		if got := n.rooms.Metrics().Applied; got != 0 {
 			t.Fatalf("replayed %d events after a clean stop's snapshot", got)

@@ -98,7 +98,7 @@ func FuzzDecodeCommand(f *testing.F) {
 		if err != nil || !reflect.DeepEqual(c, c2) {
 			t.Fatalf("round trip: %+v -> %s -> %+v (%v)", c, out, c2, err)
 		}
-		s := newState(limits{History: 5, MaxPolls: 3, MaxQuestions: 3, MaxKeys: 8})
+		s := newState(limits{History: 5, MaxPolls: 3, MaxQuestions: 3, KeysPerActor: 4, MaxActors: 4, MaxKeys: 8})
 		poll := Event{Cmd: Command{Type: CmdPollCreate, Poll: &PollSpec{Question: "q", Options: []string{"a", "b", "c"}, Open: true}}, Actor: host}
 		s.apply(1, 0, true, &poll)
 		for _, a := range []Actor{viewer(1), host} {

@@ -382,7 +382,7 @@ func (r *Room) handle(req any) {
 	case dupReq:
 		// JetStream dropped a duplicate whose original was applied: if its
 		// verdict has been forgotten, it was applied once, all the same.
-		if _, ok := r.st.results[q.key]; !ok && q.seq <= r.st.seq {
+		if _, ok := r.st.keys.verdict(q.key); !ok && q.seq <= r.st.seq {
 			r.judge(q.key, Result{Seq: q.seq})
 		}
 	case appliedReq:
@@ -407,7 +407,7 @@ func (r *Room) handle(req any) {
 // prepare checks a command against the state and, if it may go on, makes
 // its event and registers a waiter for its verdict.
 func (r *Room) prepare(q prepareReq) prepareResp {
-	if res, ok := r.st.results[q.key]; ok {
+	if res, ok := r.st.keys.verdict(q.key); ok {
 		return prepareResp{done: &res}
 	}
 	if len(r.waiters) >= r.rs.cfg.MaxWaiters {

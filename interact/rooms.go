@@ -9,10 +9,12 @@
 // applies the log agrees on it, and an acknowledged command is in the log.
 // Audience commands are appended in batches (group commit, appender.go).
 // Idempotency keys make retries safe: the projection remembers verdicts by
-// key (the last MaxKeys keyed commands) and applies a repeated key's event
-// as a no-op, wherever it comes; a room does not append a key again while
-// one of its batches carries it; and the staff's ctl commands also carry
-// the key as JetStream's Nats-Msg-Id.
+// key, per actor (each actor's last KeysPerActor commands, for the
+// MaxActors most recently active actors, MaxKeys verdicts at most; see
+// keys.go), and applies a repeated key's event as a no-op, wherever it
+// comes; a room does not append a key again while one of its batches
+// carries it; and the staff's ctl commands also carry the key as
+// JetStream's Nats-Msg-Id.
 //
 // Life cycle: New creates the log stream and the snapshot store if
 // needed; rooms start on first use (loading their snapshot and replaying
@@ -124,9 +126,21 @@ type Config struct {
 	// at most SnapshotEvery events or this long of them, whichever is
 	// more. Default 5 s.
 	SnapshotMinInterval time.Duration
-	// MaxPolls, MaxQuestions, MaxKeys bound a room's state (equal on every
-	// node). Defaults 100, 1000, 100000.
-	MaxPolls, MaxQuestions, MaxKeys int
+	// MaxPolls, MaxQuestions bound a room's state (equal on every node).
+	// Defaults 100, 1000.
+	MaxPolls, MaxQuestions int
+	// KeysPerActor, MaxActors and MaxKeys bound the idempotency verdicts a
+	// room remembers (equal on every node; see keyMemory): each actor's
+	// last KeysPerActor keyed commands, for the MaxActors most recently
+	// active actors, MaxKeys verdicts in all (the least recently active
+	// actors are forgotten first). A retry is applied once if it
+	// repeats one of its actor's last KeysPerActor commands, fewer than
+	// MaxActors other actors acted since and they hold fewer than
+	// MaxKeys-KeysPerActor verdicts: whatever the room's rate and however
+	// much any one actor sends. A verdict costs about 220 bytes of heap
+	// and 100 of snapshot, so MaxKeys bounds a room's memory to about
+	// 65 MB. Defaults 64, 100000, 300000.
+	KeysPerActor, MaxActors, MaxKeys int
 	// MaxWaiters bounds the verdicts a room's goroutine waits for (all
 	// commands, also those of other nodes' retries). Default 20000.
 	MaxWaiters int
@@ -193,7 +207,9 @@ func (c *Config) defaults() {
 	defD(&c.SnapshotMinInterval, 5*time.Second)
 	def(&c.MaxPolls, 100)
 	def(&c.MaxQuestions, 1000)
-	def(&c.MaxKeys, 100000)
+	def(&c.KeysPerActor, 64)
+	def(&c.MaxActors, 100000)
+	def(&c.MaxKeys, 300000)
 	def(&c.MaxWaiters, 20000)
 	def(&c.MaxInFlight, 1024)
 	defD(&c.MaxInFlightAge, time.Second)
@@ -293,7 +309,8 @@ func New(ctx context.Context, cfg Config) (*Rooms, error) {
 	}
 	rs := &Rooms{
 		cfg: cfg,
-		lim: limits{History: cfg.History, MaxPolls: cfg.MaxPolls, MaxQuestions: cfg.MaxQuestions, MaxKeys: cfg.MaxKeys},
+		lim: limits{History: cfg.History, MaxPolls: cfg.MaxPolls, MaxQuestions: cfg.MaxQuestions,
+			KeysPerActor: cfg.KeysPerActor, MaxActors: cfg.MaxActors, MaxKeys: cfg.MaxKeys},
 		log: cfg.Logger, rooms: map[string]*Room{},
 		cues: make(chan cueReq, 256), quit: make(chan struct{}),
 		snaps: snaps, snapJobs: make(chan snapshotJob, 64),

@@ -21,7 +21,8 @@ import (
 // logged and ignored (the room replays its whole log).
 //
 // The snapshot holds everything the projection's verdicts depend on,
-// including the remembered idempotency verdicts in their eviction order, so
+// including the remembered idempotency verdicts in their eviction order
+// (actors least recently active first, each one's keys oldest first), so
 // a restart from a snapshot reaches exactly the state, and gives exactly
 // the answers, of a full replay. What is only for broadcasting (which
 // tallies changed since the last flush) is not kept.
@@ -30,8 +31,9 @@ import (
 const SnapshotBucket = "ROOMSNAP"
 
 // snapshotVersion is the format of stateImage; a snapshot of another
-// version is ignored.
-const snapshotVersion = 1
+// version is ignored (the room replays its whole log). Version 2: the
+// verdicts are remembered per actor (Actors), not in one ring of the room.
+const snapshotVersion = 2
 
 // stateImage is a state as stored: plain exported fields, deterministic
 // JSON (maps encode with sorted keys, lists in the state's order).
@@ -50,8 +52,9 @@ type stateImage struct {
 	Polls     []pollImage          `json:"polls,omitempty"`
 	OpenPoll  string               `json:"openPoll,omitempty"`
 	Questions []questionImage      `json:"questions,omitempty"`
-	// Keys are the remembered verdicts, oldest first (evicted first).
-	Keys []keyImage `json:"keys,omitempty"`
+	// Actors are the remembered verdicts, least recently active actor
+	// first (evicted first), each one's keys oldest first.
+	Actors []actorImage `json:"actors,omitempty"`
 }
 
 type pollImage struct {
@@ -69,6 +72,11 @@ type pollImage struct {
 type questionImage struct {
 	QuestionView
 	Upvoters []string `json:"upvoters,omitempty"`
+}
+
+type actorImage struct {
+	ID   string     `json:"a"`
+	Keys []keyImage `json:"k"`
 }
 
 type keyImage struct {
@@ -95,11 +103,13 @@ func (s *state) image(room string) *stateImage {
 		q := s.questions[id]
 		im.Questions = append(im.Questions, questionImage{QuestionView: q.QuestionView, Upvoters: slices.Sorted(maps.Keys(q.upvoters))})
 	}
-	for i := range len(s.keyRing) {
-		if k := s.keyRing[(s.keyPos+i)%len(s.keyRing)]; k != "" {
-			im.Keys = append(im.Keys, keyImage{Key: k, Result: s.results[k]})
+	s.keys.each(func(actor string, keys []string) {
+		a := actorImage{ID: actor, Keys: make([]keyImage, len(keys))}
+		for i, k := range keys {
+			a.Keys[i] = keyImage{Key: k, Result: s.keys.results[k]}
 		}
-	}
+		im.Actors = append(im.Actors, a)
+	})
 	return im
 }
 
@@ -141,12 +151,12 @@ func (im *stateImage) restore(lim limits) *state {
 		s.questions[q.ID] = &question{QuestionView: q.QuestionView, upvoters: up}
 		s.qOrder = append(s.qOrder, q.ID)
 	}
-	keys := im.Keys
-	if len(keys) > len(s.keyRing) {
-		keys = keys[len(keys)-len(s.keyRing):]
-	}
-	for _, k := range keys {
-		s.remember(k.Key, k.Result)
+	// Remembered again in order: the same memory under the same limits,
+	// the newest of it under smaller ones.
+	for _, a := range im.Actors {
+		for _, k := range a.Keys {
+			s.keys.remember(a.ID, k.Key, k.Result)
+		}
 	}
 	return s
 }

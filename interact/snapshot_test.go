@@ -72,8 +72,9 @@ func workload(t testing.TB, rs *Rooms, round int, poll string) {
 // nothing to replay.
 func TestSnapshotRestartEqualsFullReplay(t *testing.T) {
 	dir := t.TempDir()
-	// MaxKeys below the keyed commands, so eviction order matters too.
-	cfg := func(c *Config) { c.SnapshotEvery = 30; c.MaxKeys = 50 }
+	// Bounds below the keyed commands, so eviction order matters too:
+	// the host outruns KeysPerActor, the two rounds' viewers MaxKeys.
+	cfg := func(c *Config) { c.SnapshotEvery = 30; c.KeysPerActor = 2; c.MaxActors = 20; c.MaxKeys = 50 }
 	n := startNode(t, dir, cfg)
 	poll := mustDo(t, n.rooms, host, Command{Type: CmdPollCreate, Key: "poll", Poll: &PollSpec{Question: "Q", Options: []string{"a", "b", "c"}, Open: true}}).ID
 	workload(t, n.rooms, 0, poll)
@@ -102,6 +103,17 @@ func TestSnapshotRestartEqualsFullReplay(t *testing.T) {
 	want := roomImage(t, n.rooms)
 	if got := n.rooms.Metrics().Applied; got != int64(last) {
 		t.Fatalf("full replay applied %d events, want %d", got, last)
+	}
+	var full stateImage
+	if err := json.Unmarshal(want, &full); err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]int{}
+	for _, a := range full.Actors {
+		keys[a.ID] = len(a.Keys)
+	}
+	if _, ok := keys[viewer(2).ID]; ok || keys[host.ID] != 2 || keys[viewer(11).ID] != 2 || len(keys) > 20 {
+		t.Fatalf("remembered keys per actor %v: want viewer 2 forgotten, 2 of the host's, viewer 11's", keys)
 	}
 	n.stop() // stores a snapshot of everything
 
@@ -160,7 +172,7 @@ func TestSnapshotUndecodableIgnored(t *testing.T) {
 	want := roomImage(t, n.rooms)
 	last := logLast(t, n)
 	n.stop()
-	for _, bad := range []string{`{"v":1,"room":"s","seq":`, `{"v":99,"room":"s","seq":1}`, `{"v":1,"room":"other","seq":1}`, `{"v":1,"room":"s","seq":99999}`} {
+	for _, bad := range []string{`{"v":2,"room":"s","seq":`, `{"v":99,"room":"s","seq":1}`, `{"v":1,"room":"s","seq":1}`, `{"v":2,"room":"other","seq":1}`, `{"v":2,"room":"s","seq":99999}`} {
 		n = startNode(t, dir, nil)
 		if _, err := snapshotStore(t, n).PutBytes(ctx(t), "s", []byte(bad)); err != nil {
 			t.Fatal(err)

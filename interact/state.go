@@ -34,9 +34,7 @@ type state struct {
 
 	anyDirty bool // some poll or question has a change not yet broadcast
 
-	results map[string]Result // idempotency key -> verdict
-	keyRing []string          // keys in arrival order, for eviction
-	keyPos  int
+	keys keyMemory // idempotency verdicts, per actor (keys.go)
 }
 
 // limits bound a room's state. They must be equal on every node.
@@ -44,7 +42,11 @@ type limits struct {
 	History      int // chat messages kept for joiners
 	MaxPolls     int
 	MaxQuestions int
-	MaxKeys      int // idempotency verdicts remembered
+	// KeysPerActor, MaxActors and MaxKeys bound the idempotency verdicts
+	// remembered (see keyMemory): per actor, actors, verdicts in all.
+	KeysPerActor int
+	MaxActors    int
+	MaxKeys      int
 }
 
 // ChatMessage is one chat message as viewers see it.
@@ -185,8 +187,7 @@ func newState(lim limits) *state {
 		lastChat:  map[string]time.Time{},
 		polls:     map[string]*poll{},
 		questions: map[string]*question{},
-		results:   map[string]Result{},
-		keyRing:   make([]string, lim.MaxKeys),
+		keys:      newKeyMemory(lim.KeysPerActor, lim.MaxActors, lim.MaxKeys),
 	}
 }
 
@@ -207,7 +208,7 @@ func (s *state) advance(seq uint64, ctl bool) {
 // the same batch (its verdict is the earlier one, nothing changes).
 func (s *state) apply(seq uint64, idx int, ctl bool, ev *Event) (res Result, outs []Out, fresh bool) {
 	s.advance(seq, ctl)
-	if r, ok := s.results[ev.Key]; ok && ev.Key != "" {
+	if r, ok := s.keys.verdict(ev.Key); ok && ev.Key != "" {
 		return r, nil, false
 	}
 	res = Result{Seq: seq}
@@ -216,7 +217,7 @@ func (s *state) apply(seq uint64, idx int, ctl bool, ev *Event) (res Result, out
 	} else {
 		res.ID, outs = s.mutate(seq, idx, ev)
 	}
-	s.remember(ev.Key, res)
+	s.keys.remember(ev.Actor.ID, ev.Key, res)
 	return res, outs, true
 }
 
@@ -232,18 +233,6 @@ func itemID(prefix byte, seq uint64, idx int) string {
 		b = strconv.AppendInt(b, int64(idx), 10)
 	}
 	return string(b)
-}
-
-func (s *state) remember(key string, res Result) {
-	if key == "" || len(s.keyRing) == 0 {
-		return
-	}
-	if old := s.keyRing[s.keyPos]; old != "" {
-		delete(s.results, old)
-	}
-	s.keyRing[s.keyPos] = key
-	s.keyPos = (s.keyPos + 1) % len(s.keyRing)
-	s.results[key] = res
 }
 
 // banned returns whether viewer may not post at t, and until when (zero:
