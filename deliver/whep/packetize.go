@@ -48,7 +48,13 @@ const (
 // packet. The heads are written into scratch, which is returned (grown if
 // needed) for reuse with the next access unit. The last payload carries
 // the access unit's end (the RTP marker bit).
-func appendH264Payloads(dst [][]byte, scratch []byte, nalus [][]byte, size int) ([][]byte, []byte) {
+//
+// If the access unit's first payload is an FU-A fragment, it is short by
+// first bytes (first < size-3), the size of the header extension its
+// packet alone carries (abs-capture-time): then every fragment of a frame
+// but the last makes a packet of the same size, and the frame goes out in
+// one GSO send (see webrtcapi.Batch).
+func appendH264Payloads(dst [][]byte, scratch []byte, nalus [][]byte, size, first int) ([][]byte, []byte) {
 	// Reserve the worst case up front so that the heads cut from scratch
 	// stay valid: every NAL unit in a STAP-A (its bytes, a 2-byte length,
 	// a STAP-A header), every fragment a 2-byte FU header.
@@ -104,10 +110,13 @@ func appendH264Payloads(dst [][]byte, scratch []byte, nalus [][]byte, size int) 
 			ind := n[0]&0xe0 | naluFUA
 			typ := n[0] & 0x1f
 			data := n[1:]
-			for first := true; len(data) > 0; first = false {
+			for start := true; len(data) > 0; start = false {
 				k := min(len(data), size-2)
+				if len(dst) == 0 {
+					k = min(len(data), size-2-first)
+				}
 				hdr := typ
-				if first {
+				if start {
 					hdr |= 0x80
 				}
 				if k == len(data) {

@@ -2,6 +2,7 @@ package whep
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 	"time"
 	"unsafe"
@@ -25,25 +26,39 @@ var packetizeCases = []struct {
 	name  string
 	nalus [][]byte
 	size  int
-	want  int // payloads
+	first int   // the first payload shorter by, if a fragment
+	want  int   // payloads
+	sizes []int // the payloads' sizes, if given
 }{
-	{"one small", [][]byte{nal(1, 100)}, 1200, 1},
-	{"parameter sets aggregate", [][]byte{nal(7, 20), nal(8, 5), nal(5, 500)}, 1200, 1},
-	{"idr fragments", [][]byte{nal(7, 20), nal(8, 5), nal(5, 5000)}, 1200, 6},
-	{"aud and filler dropped", [][]byte{nal(9, 2), nal(1, 10), nal(12, 50)}, 1200, 1},
-	{"exact size", [][]byte{nal(1, 1200)}, 1200, 1},
-	{"one over", [][]byte{nal(1, 1201)}, 1200, 2},
-	{"tiny mtu", [][]byte{nal(7, 20), nal(5, 30)}, 4, 25},
-	{"many slices", [][]byte{nal(5, 700), nal(5, 700), nal(5, 700)}, 1200, 3},
+	{"one small", [][]byte{nal(1, 100)}, 1200, 0, 1, []int{100}},
+	{"parameter sets aggregate", [][]byte{nal(7, 20), nal(8, 5), nal(5, 500)}, 1200, 0, 1, nil},
+	{"idr fragments", [][]byte{nal(7, 20), nal(8, 5), nal(5, 5000)}, 1200, 0, 6, nil},
+	{"aud and filler dropped", [][]byte{nal(9, 2), nal(1, 10), nal(12, 50)}, 1200, 0, 1, nil},
+	{"exact size", [][]byte{nal(1, 1200)}, 1200, 0, 1, []int{1200}},
+	{"one over", [][]byte{nal(1, 1201)}, 1200, 0, 2, []int{1200, 4}},
+	{"tiny mtu", [][]byte{nal(7, 20), nal(5, 30)}, 4, 0, 25, nil},
+	{"many slices", [][]byte{nal(5, 700), nal(5, 700), nal(5, 700)}, 1200, 0, 3, nil},
+	{"first fragment short", [][]byte{nal(1, 3000)}, 1200, 16, 3, []int{1184, 1200, 621}},
+	{"first not a fragment", [][]byte{nal(7, 20), nal(8, 5), nal(5, 3000)}, 1200, 16, 4, []int{30, 1200, 1200, 605}},
+	{"first fragment one byte", [][]byte{nal(1, 1201)}, 1200, 1197, 3, []int{3, 1200, 3}},
 }
 
 // TestPacketizeRoundTrip: pion's depacketizer gives back the NAL units.
 func TestPacketizeRoundTrip(t *testing.T) {
 	for _, c := range packetizeCases {
 		t.Run(c.name, func(t *testing.T) {
-			pays, _ := appendH264Payloads(nil, nil, c.nalus, c.size)
+			pays, _ := appendH264Payloads(nil, nil, c.nalus, c.size, c.first)
 			if len(pays) != 2*c.want {
 				t.Errorf("%d payloads, want %d", len(pays)/2, c.want)
+			}
+			if c.sizes != nil {
+				var sizes []int
+				for i := 0; i < len(pays); i += 2 {
+					sizes = append(sizes, len(pays[i])+len(pays[i+1]))
+				}
+				if !slices.Equal(sizes, c.sizes) {
+					t.Errorf("payload sizes %v, want %v", sizes, c.sizes)
+				}
 			}
 			checkRoundTrip(t, c.nalus, pays, c.size)
 		})
@@ -107,9 +122,9 @@ func within(b []byte, nalus [][]byte) bool {
 // TestScratchReuse: the scratch buffer returned serves the next access
 // unit.
 func TestScratchReuse(t *testing.T) {
-	_, scratch := appendH264Payloads(nil, nil, [][]byte{nal(5, 5000)}, 1200)
+	_, scratch := appendH264Payloads(nil, nil, [][]byte{nal(5, 5000)}, 1200, 16)
 	next := [][]byte{nal(7, 10), nal(8, 4), nal(5, 3000)}
-	pays, _ := appendH264Payloads(nil, scratch, next, 1200)
+	pays, _ := appendH264Payloads(nil, scratch, next, 1200, 16)
 	checkRoundTrip(t, next, pays, 1200)
 }
 
@@ -147,9 +162,9 @@ func TestNTPTime(t *testing.T) {
 // payload sizes from 4 bytes, and checks the round trip.
 func FuzzPacketize(f *testing.F) {
 	for _, c := range packetizeCases {
-		f.Add(h264.AppendAVCC(nil, c.nalus...), uint16(c.size))
+		f.Add(h264.AppendAVCC(nil, c.nalus...), uint16(c.size), uint16(c.first))
 	}
-	f.Fuzz(func(t *testing.T, avcc []byte, size uint16) {
+	f.Fuzz(func(t *testing.T, avcc []byte, size, first uint16) {
 		nalus, err := h264.SplitAVCC(avcc, 4)
 		if err != nil || size < 4 {
 			return
@@ -159,7 +174,7 @@ func FuzzPacketize(f *testing.F) {
 				return // not valid single NAL unit types; the depacketizer would read them as aggregates
 			}
 		}
-		pays, _ := appendH264Payloads(nil, nil, nalus, int(size))
+		pays, _ := appendH264Payloads(nil, nil, nalus, int(size), int(first)%(int(size)-2))
 		checkRoundTrip(t, nalus, pays, int(size))
 	})
 }

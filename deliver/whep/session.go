@@ -423,7 +423,7 @@ func (w *mainWriter) write(p *hub.Packet) error {
 		if err != nil {
 			return nil // a malformed frame is dropped, not fatal
 		}
-		pays, _ := appendH264Payloads(nil, nil, nalus, mtu)
+		pays, _ := appendH264Payloads(nil, nil, nalus, mtu, absExtLen)
 		return pays
 	})
 	if pays == nil {

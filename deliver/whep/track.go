@@ -91,6 +91,12 @@ func (t *rtpTrack) StreamID() string { return t.streamID }
 // Kind implements webrtc.TrackLocal.
 func (t *rtpTrack) Kind() webrtc.RTPCodecType { return t.kind }
 
+// absExtLen is the size of the header extension of a packet with
+// abs-capture-time alone (RFC 8285 one-byte form, without the optional
+// clock offset): the 4-byte extension header, the element's byte of ID
+// and length, the 8-byte time, padding to a multiple of 4.
+const absExtLen = 16
+
 // srInterval is the time between two RTCP sender reports of a track
 // (RFC 3550 6.4.1; pion's report interceptor used 1 s too).
 const srInterval = time.Second
@@ -130,6 +136,12 @@ func newSender(s *session, t *rtpTrack, b *binding) *sender {
 // report follows the frame when the last is srInterval old.
 func (s *sender) write(pieces [][]byte, ts uint32, ntp uint64, now time.Time) error {
 	n := len(pieces) / 2
+	if s.hist != nil && n > 0 {
+		// Every packet of the frame, kept as the frame: its pieces are
+		// the hub's, shared and never modified.
+		s.hist.put(sentFrame{pieces: pieces, ntp: ntp, ts: ts, seq: s.seq, count: uint16(n),
+			marker: s.marker, abs: s.b.absID != 0})
+	}
 	for i := range n {
 		pk := sentPacket{head: pieces[2*i], body: pieces[2*i+1], ntp: ntp, ts: ts, seq: s.seq, abs: i == 0 && s.b.absID != 0}
 		if s.marker {
@@ -137,9 +149,6 @@ func (s *sender) write(pieces [][]byte, ts uint32, ntp uint64, now time.Time) er
 		} else if s.first {
 			pk.marker = true
 			s.first = false
-		}
-		if s.hist != nil {
-			s.hist.put(pk)
 		}
 		s.seq++
 		if err := s.out.write(s.b, &pk); err != nil {
@@ -212,34 +221,57 @@ func (w *packetWriter) write(b *binding, pk *sentPacket) error {
 
 // history is a video track's retransmission history (RFC 4585 6.2.1
 // generic NACK, answered by sending the packet again): the last n packets
-// sent, n a power of two, packet seq in slot seq mod n. The sender puts,
-// the RTCP reader gets; a slot is 64 bytes, the payload being shared with
-// the frame.
+// sent (n a power of two), kept as the frames they belong to, the last n
+// frames at most, since a frame has a packet at least. The sender puts a
+// frame at a time (one small write, where a slot per packet cost a cache
+// miss each), the RTCP reader gets a packet at a time.
 type history struct {
-	mu    sync.Mutex
-	slots []histSlot
+	mu     sync.Mutex
+	frames []sentFrame // ring; next is the oldest
+	next   int
+	n      uint16
+	newest uint16 // sequence number of the newest packet, if any
+	any    bool
 }
 
-// histSlot is a packet sent, or nothing (no head and no body: every
-// packet has a payload).
-type histSlot = sentPacket
+// sentFrame is the packets of a frame, as sender.write sent them.
+type sentFrame struct {
+	pieces [][]byte // the payloads, head and body each
+	ntp    uint64
+	ts     uint32
+	seq    uint16 // the first packet's
+	count  uint16 // packets
+	marker bool   // the last packet has the marker bit
+	abs    bool   // the first packet carries abs-capture-time
+}
 
-func newHistory(n uint16) *history { return &history{slots: make([]histSlot, n)} }
+func newHistory(n uint16) *history { return &history{frames: make([]sentFrame, n), n: n} }
 
-func (h *history) put(pk sentPacket) {
+func (h *history) put(f sentFrame) {
 	h.mu.Lock()
-	h.slots[int(pk.seq)&(len(h.slots)-1)] = pk
+	h.frames[h.next] = f
+	h.next = (h.next + 1) & (len(h.frames) - 1)
+	h.newest, h.any = f.seq+f.count-1, true
 	h.mu.Unlock()
 }
 
-// get returns the packet with sequence number seq, if the history still
-// holds it.
+// get returns the packet with sequence number seq, if it is one of the
+// last n sent.
 func (h *history) get(seq uint16) (sentPacket, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	sl := h.slots[int(seq)&(len(h.slots)-1)]
-	if len(sl.head)+len(sl.body) == 0 || sl.seq != seq {
+	if !h.any || h.newest-seq >= h.n {
 		return sentPacket{}, false
 	}
-	return sl, true
+	for k := 1; k <= len(h.frames); k++ {
+		f := &h.frames[(h.next-k)&(len(h.frames)-1)]
+		if f.count == 0 {
+			break
+		}
+		if d := seq - f.seq; d < f.count {
+			return sentPacket{head: f.pieces[2*d], body: f.pieces[2*d+1], ntp: f.ntp, ts: f.ts, seq: seq,
+				marker: f.marker && d == f.count-1, abs: f.abs && d == 0}, true
+		}
+	}
+	return sentPacket{}, false
 }

@@ -6,13 +6,24 @@ import (
 )
 
 // TestHistory: the history holds the last n packets, across the wrap of
-// the sequence number, and nothing else.
+// the sequence number, and nothing else; each as it was sent.
 func TestHistory(t *testing.T) {
 	h := newHistory(128)
-	body := []byte{1, 2, 3}
 	start := uint16(65500)
-	for i := range uint16(200) {
-		h.put(sentPacket{head: []byte{byte(i)}, body: body, seq: start + i, ts: uint32(i)})
+	seq := start
+	// Frames of 1 to 4 packets, 200 packets in all; payload i is packet
+	// start+i's.
+	for i := 0; seq-start < 200; i++ {
+		n := uint16(1 + i%4)
+		if seq-start+n > 200 {
+			n = 200 - (seq - start)
+		}
+		var pieces [][]byte
+		for k := range n {
+			pieces = append(pieces, []byte{byte(k)}, []byte{byte(seq - start + k)})
+		}
+		h.put(sentFrame{pieces: pieces, ts: uint32(i), seq: seq, count: n, marker: true, abs: true})
+		seq += n
 	}
 	cases := []struct {
 		name string
@@ -22,7 +33,7 @@ func TestHistory(t *testing.T) {
 		{"newest", start + 199, true},
 		{"oldest kept", start + 72, true},
 		{"one too old", start + 71, false},
-		{"first, overwritten", start, false},
+		{"first, gone", start, false},
 		{"not sent yet", start + 200, false},
 		{"never near", 1000, false},
 	}
@@ -32,8 +43,17 @@ func TestHistory(t *testing.T) {
 			if ok != c.ok {
 				t.Fatalf("get(%d): %v, want %v", c.seq, ok, c.ok)
 			}
-			if ok && (pk.seq != c.seq || pk.ts != uint32(c.seq-start) || pk.head[0] != byte(c.seq-start) || !bytes.Equal(pk.body, body)) {
-				t.Errorf("get(%d) = seq %d ts %d head %v", c.seq, pk.seq, pk.ts, pk.head)
+			if !ok {
+				return
+			}
+			if pk.seq != c.seq || !bytes.Equal(pk.body, []byte{byte(c.seq - start)}) {
+				t.Errorf("get(%d) = seq %d body %v", c.seq, pk.seq, pk.body)
+			}
+			// Its place in its frame: the first carries abs-capture-time,
+			// the last the marker.
+			next, _ := h.get(c.seq + 1)
+			if pk.abs != (pk.head[0] == 0) || (c.seq != start+199 && pk.marker != (next.head[0] == 0)) {
+				t.Errorf("get(%d): abs %v marker %v at index %d in its frame", c.seq, pk.abs, pk.marker, pk.head[0])
 			}
 		})
 	}

@@ -109,8 +109,9 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// NACKBuffer is the number of video RTP packets each viewer keeps for
 	// retransmission: a power of two. Default 128 (about half a second of
-	// 2.5 Mbit/s video: enough for round trips up to about 400 ms; 48
-	// bytes each, the payloads being the frames' shared bytes).
+	// 2.5 Mbit/s video: enough for round trips up to about 400 ms; kept
+	// as the frames they belong to, 48 bytes a frame, the payloads being
+	// the frames' shared bytes).
 	NACKBuffer uint16
 	// MTU is the largest RTP payload, bytes. Default 1200.
 	MTU int
