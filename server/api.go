@@ -19,6 +19,10 @@ type streamJSON struct {
 	Started     time.Time   `json:"started"`
 	LastFrameAt *time.Time  `json:"lastFrameAt,omitempty"`
 	Tracks      []trackJSON `json:"tracks"`
+	// BFrames: the video has B-frames, which WebRTC in browsers does not
+	// play; its WebRTC viewers are refused, and players use another
+	// transport.
+	BFrames bool `json:"bframes,omitempty"`
 }
 
 type trackJSON struct {
@@ -39,6 +43,7 @@ func toJSON(inf hub.Info) streamJSON {
 		MediaTime: inf.MediaTime.Seconds(),
 		Started:   inf.Started,
 		Tracks:    []trackJSON{},
+		BFrames:   inf.Reordered,
 	}
 	if !inf.LastFrame.IsZero() {
 		t := inf.LastFrame

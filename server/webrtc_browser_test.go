@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/liveloop/liveloop/internal/chromium"
+	"github.com/liveloop/liveloop/internal/webrtctest"
 )
 
 // newBrowserWith is newBrowser with extra Chromium flags. The server's ICE
@@ -176,6 +177,36 @@ func TestChromiumWebRTCFallsBackToWebSocket(t *testing.T) {
 	}
 	if got.Startup == nil || *got.Startup > 8 {
 		t.Errorf("startup %v s, want under 8 s including the fallback", deref(got.Startup))
+	}
+}
+
+// TestChromiumBFramesPlayOverWebSocket: a source with B-frames (x264's
+// defaults, as OBS sends) cannot be played over WebRTC by browsers; WHEP
+// refuses it (no_compatible_codec, the message saying why: see the WHEP
+// package's TestErrors), the player in auto mode falls back to the
+// WebSocket transport and plays, and the stream API shows the B-frames.
+func TestChromiumBFramesPlayOverWebSocket(t *testing.T) {
+	requireTools(t, "ffmpeg")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	srv := startServer(t, nil)
+	ffmpegPublish(t, ctx, "rtmp://"+srv.RTMPAddr().String()+"/live/bframes", 30, "-preset", "veryfast", "-bf", "2")
+	waitLive(t, ctx, srv, "bframes")
+	webrtctest.WaitFor(t, 10*time.Second, "B-frames seen", func() bool { return srv.Hub().Stream("bframes").Info().Reordered })
+	tab := newBrowserWith(t, ctx, map[string]any{"allow-loopback-in-peer-connection": true})
+	got := playOver(t, tab, "http://"+srv.HTTPAddr().String()+"/watch/bframes", "auto", 30, 5)
+	t.Logf("transport %s, reason %v, startup %v s, frames %v", got.Transport, deref2(got.FallbackReason), deref(got.Startup), got.Frames)
+	if got.Transport != "ws" || got.FallbackReason == nil || *got.FallbackReason != "no_compatible_codec" {
+		t.Fatalf("transport %q, fallback reason %v; want ws after no_compatible_codec", got.Transport, deref2(got.FallbackReason))
+	}
+	resp, err := http.Get("http://" + srv.HTTPAddr().String() + "/api/v1/streams/bframes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var info struct{ BFrames bool }
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil || !info.BFrames {
+		t.Errorf("stream API: bframes %v (%v), want true", info.BFrames, err)
 	}
 }
 

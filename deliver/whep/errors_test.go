@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/liveloop/liveloop/internal/webrtctest"
+	"github.com/liveloop/liveloop/media"
 )
 
 // TestErrors: bad requests get a 4xx with a stable code, and leave no
@@ -61,6 +62,33 @@ func TestErrors(t *testing.T) {
 			}
 		})
 	}
+	// A stream with B-frames (the demo's video, frames presented out of
+	// decode order) is refused with the reason, so players use another
+	// transport.
+	var video media.Track
+	for _, tr := range p.hub.Stream("show/main").Info().Tracks {
+		if tr.Kind == media.KindVideo {
+			video = *tr
+		}
+	}
+	video.ID = 1
+	pub, err := p.hub.Publish("show/bframes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if err := pub.SetTracks([]*media.Track{&video}); err != nil {
+		t.Fatal(err)
+	}
+	for i, pts := range []int64{0, 3, 1, 2} { // I P B B
+		if err := pub.WriteFrame(&media.Frame{Track: 0, DTS: int64(i) * 3000, PTS: pts * 3000, Key: i == 0, Data: []byte{0, 0, 0, 1, 0x65}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, body := p.post(t, "/whep/show/bframes", "application/sdp", good)
+	if resp.StatusCode != http.StatusNotAcceptable || !strings.Contains(body, "no_compatible_codec") || !strings.Contains(body, "B-frames") {
+		t.Errorf("B-frame stream: %d %s; want 406 no_compatible_codec saying why", resp.StatusCode, body)
+	}
 	if n := p.whep.Stats().Sessions; n != 0 {
 		t.Errorf("%d sessions after refused offers", n)
 	}
@@ -80,7 +108,7 @@ func TestErrors(t *testing.T) {
 	}
 	// CORS preflight.
 	req, _ := http.NewRequest(http.MethodOptions, p.url+"/whep/show/main", nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,6 +91,12 @@ func (h *Handler) accept(o *resource.Offer) (resource.Peer, error) {
 		if o.Video == nil {
 			return nil, fmt.Errorf("whep: %w: the offer has no video section", ErrNoCodec)
 		}
+		if info.Reordered {
+			// Browsers' WebRTC decodes frames in arrival order and shows
+			// few of a stream with B-frames; the player takes another
+			// transport on this answer.
+			return nil, fmt.Errorf("whep: %w: the stream's video has B-frames, which browsers cannot play over WebRTC; publish without B-frames (x264: bframes=0 or tune zerolatency) or watch over WebSocket or LL-HLS", ErrNoCodec)
+		}
 		src, err := sourceOf(vt)
 		if err != nil {
 			return nil, fmt.Errorf("whep: %w: %v", ErrNoCodec, err)
