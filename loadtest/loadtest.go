@@ -277,6 +277,11 @@ type Point struct {
 	HeapBaselineBytes float64 `json:"heapStackBaselineBytes"`
 	HeapDuringBytes   float64 `json:"heapStackDuringBytes"`
 	HeapPerViewerKB   float64 `json:"heapStackPerViewerKB"`
+	// LivePerViewerKB is the same from the heap the server's last garbage
+	// collection found live, plus stacks: what viewers hold, without the
+	// garbage in use between collections (which the heap figure samples).
+	LiveBaselineBytes float64 `json:"liveStackBaselineBytes"`
+	LivePerViewerKB   float64 `json:"liveStackPerViewerKB"`
 	// StackPerViewerKB is the goroutine-stack part of HeapPerViewerKB.
 	StackPerViewerKB float64 `json:"stackPerViewerKB"`
 	ServerGoroutines float64 `json:"serverGoroutines"`
@@ -484,6 +489,7 @@ func runPoint(ctx context.Context, cfg *Config, pub *Publisher, n int) (*Point, 
 	p.RSSBaselineBytes = median(base)
 	m0, merr := ScrapeMetrics(ctx, cfg.HTTPAddr)
 	p.HeapBaselineBytes = m0.HeapInuse + m0.StackInuse
+	p.LiveBaselineBytes = m0.HeapLive + m0.StackInuse
 
 	// Ramp up. Each client's goroutine is owned by this function: vctx
 	// ends them and vwg waits for them.
@@ -612,6 +618,7 @@ func runPoint(ctx context.Context, cfg *Config, pub *Publisher, n int) (*Point, 
 		p.HeapDuringBytes = m1.HeapInuse + m1.StackInuse
 		p.HeapPerViewerKB = (p.HeapDuringBytes - p.HeapBaselineBytes) / float64(n) / 1024
 		p.StackPerViewerKB = (m1.StackInuse - m0.StackInuse) / float64(n) / 1024
+		p.LivePerViewerKB = (m1.HeapLive + m1.StackInuse - p.LiveBaselineBytes) / float64(n) / 1024
 		p.ServerSkips = m1.Skips - m0.Skips
 		p.ServerGoroutines = m1.Goroutines
 	}

@@ -16,6 +16,7 @@ import (
 type Metrics struct {
 	HeapInuse  float64 // go_memstats_heap_inuse_bytes
 	StackInuse float64 // go_memstats_stack_inuse_bytes
+	HeapLive   float64 // go_gc_heap_live_bytes: marked live by the last GC
 	Skips      float64 // liveloop_subscriber_skips_total
 	WSViewers  float64 // liveloop_ws_viewers
 	// Subscribers counts the hub's subscribers of every kind
@@ -56,6 +57,7 @@ func ParseMetrics(b []byte) Metrics {
 	want := map[string]*float64{
 		"go_memstats_heap_inuse_bytes":    &m.HeapInuse,
 		"go_memstats_stack_inuse_bytes":   &m.StackInuse,
+		"go_gc_heap_live_bytes":           &m.HeapLive,
 		"liveloop_subscriber_skips_total": &m.Skips,
 		"liveloop_ws_viewers":             &m.WSViewers,
 		"liveloop_subscribers":            &m.Subscribers,

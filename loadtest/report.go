@@ -39,13 +39,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, strings.Join([]string{
 		"viewers", "ok", "srv cpu ms/v·s", "srv cpu %", "tool cpu %", "other %",
-		"rss KB/v", "heap KB/v", "lat p50", "p90", "p99", "max ms",
+		"rss KB/v", "heap KB/v", "live KB/v", "lat p50", "p90", "p99", "max ms",
 		"start p50", "p99 ms", "loss", "gaps", "Mbit/s/v", "pub Mbit/s", "",
 	}, "\t"))
 	for _, p := range r.Points {
-		fmt.Fprintf(tw, "%d\t%d\t%.4f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t%.1f\t%.4f%%\t%d\t%.2f\t%.2f\t\n",
+		fmt.Fprintf(tw, "%d\t%d\t%.4f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t%.1f\t%.4f%%\t%d\t%.2f\t%.2f\t\n",
 			p.Viewers, p.Connected, p.ServerCPUPerViewerMS, p.ServerCPUPercent, p.ClientCPUPercent, p.OtherCPUPercent,
-			p.MemPerViewerKB, p.HeapPerViewerKB,
+			p.MemPerViewerKB, p.HeapPerViewerKB, p.LivePerViewerKB,
 			p.Latency.P50, p.Latency.P90, p.Latency.P99, p.Latency.Max,
 			p.Startup.P50, p.Startup.P99,
 			p.Loss*100, p.Gaps, p.DeliveredMbpsPerViewer, p.PublishMbps)
@@ -54,7 +54,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	r.writeFailures(w)
-	_, err := fmt.Fprintln(w, "srv cpu ms/v·s: server CPU ms per viewer-second; rss/heap KB/v: growth per viewer over the baseline; lat: send to receive of each video frame.")
+	_, err := fmt.Fprintln(w, "srv cpu ms/v·s: server CPU ms per viewer-second; rss/heap/live KB/v: growth per viewer over the baseline (live: heap the last GC found live, plus stacks); lat: send to receive of each video frame.")
 	return err
 }
 
@@ -70,7 +70,7 @@ func (r *Report) writeHLS(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, strings.Join([]string{
 		"viewers", "ok", "srv cpu %", "%/1000 v", "ms/v·s", "tool cpu %", "other %",
-		"rss KB/v", "heap KB/v", "req/s", "parts/v·s", "lat p50", "p90", "p99", "max ms",
+		"rss KB/v", "heap KB/v", "live KB/v", "req/s", "parts/v·s", "lat p50", "p90", "p99", "max ms",
 		"start p50", "p99 ms", "loss", "gaps", "bad req", "resyncs", "Mbit/s/v", "",
 	}, "\t"))
 	for _, p := range r.Points {
@@ -78,9 +78,9 @@ func (r *Report) writeHLS(w io.Writer) error {
 		if h == nil {
 			h = &HLSFigures{}
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.1f\t%.4f\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%.2f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.4f%%\t%d\t%d\t%d\t%.2f\t\n",
+		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.1f\t%.4f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%.2f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.4f%%\t%d\t%d\t%d\t%.2f\t\n",
 			p.Viewers, p.Connected, p.ServerCPUPercent, p.ServerCPUPer1000, p.ServerCPUPerViewerMS, p.ClientCPUPercent, p.OtherCPUPercent,
-			p.MemPerViewerKB, p.HeapPerViewerKB, h.RequestsPerSecond, h.PartsPerViewerSec,
+			p.MemPerViewerKB, p.HeapPerViewerKB, p.LivePerViewerKB, h.RequestsPerSecond, h.PartsPerViewerSec,
 			p.Latency.P50, p.Latency.P90, p.Latency.P99, p.Latency.Max,
 			p.Startup.P50, p.Startup.P99, p.Loss*100, p.Gaps,
 			h.Status400+h.Status404+h.Status503+h.StatusOther+h.TransportErrors, h.Resyncs, p.DeliveredMbpsPerViewer)
@@ -102,7 +102,7 @@ func (r *Report) writeHLS(w io.Writer) error {
 func (r *Report) writeRoom(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, strings.Join([]string{
-		"clients", "ok", "srv cpu %", "%/1000 c", "tool cpu %", "other %", "rss KB/c", "heap KB/c",
+		"clients", "ok", "srv cpu %", "%/1000 c", "tool cpu %", "other %", "rss KB/c", "heap KB/c", "live KB/c",
 		"fan-out p50", "p99", "max ms", "marks got/exp", "votes/s ok", "sent/s", "vote ack p50", "p99 ms",
 		"chat ok/s", "chat deliv/s", "react ok/s", "refused", "backlog", "resumed", "start p99 ms", "",
 	}, "\t"))
@@ -116,9 +116,9 @@ func (r *Report) writeRoom(w io.Writer) error {
 			refused += n
 		}
 		wall := max(p.WallSeconds, 1e-9)
-		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d/%d\t%.0f\t%.0f\t%.1f\t%.1f\t%.1f\t%.0f\t%.1f\t%d\t%d\t%d\t%.1f\t\n",
+		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d/%d\t%.0f\t%.0f\t%.1f\t%.1f\t%.1f\t%.0f\t%.1f\t%d\t%d\t%d\t%.1f\t\n",
 			p.Viewers, p.Connected, p.ServerCPUPercent, p.ServerCPUPer1000, p.ClientCPUPercent, p.OtherCPUPercent,
-			p.MemPerViewerKB, p.HeapPerViewerKB,
+			p.MemPerViewerKB, p.HeapPerViewerKB, p.LivePerViewerKB,
 			f.Fanout.P50, f.Fanout.P99, f.Fanout.Max, f.MarkerDeliveries, f.Markers*uint64(p.Connected),
 			f.VotesPerSecond, float64(f.Sent["vote"])/wall, f.VoteAck.P50, f.VoteAck.P99,
 			float64(f.Accepted["chat"])/wall, f.ChatDeliveriesPerSecond, float64(f.Accepted["react"])/wall,
@@ -146,7 +146,7 @@ func (r *Report) writeWHEP(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, strings.Join([]string{
 		"viewers", "ok", "srv cpu ms/v·s", "srv cpu %", "tool cpu %", "other %",
-		"rss KB/v", "heap KB/v", "lat p50", "p90", "p99", "max ms",
+		"rss KB/v", "heap KB/v", "live KB/v", "lat p50", "p90", "p99", "max ms",
 		"start p50", "p99 ms", "dtls→key p50", "p99 ms", "loss", "gaps", "rtp miss", "late",
 		"video Mbit/s/v", "opus kbit/s/v", "no audio", "",
 	}, "\t"))
@@ -155,9 +155,9 @@ func (r *Report) writeWHEP(w io.Writer) error {
 		if f == nil {
 			f = &WHEPFigures{}
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%.4f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.4f%%\t%d\t%d\t%d\t%.2f\t%.1f\t%d\t\n",
+		fmt.Fprintf(tw, "%d\t%d\t%.4f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.4f%%\t%d\t%d\t%d\t%.2f\t%.1f\t%d\t\n",
 			p.Viewers, p.Connected, p.ServerCPUPerViewerMS, p.ServerCPUPercent, p.ClientCPUPercent, p.OtherCPUPercent,
-			p.MemPerViewerKB, p.HeapPerViewerKB,
+			p.MemPerViewerKB, p.HeapPerViewerKB, p.LivePerViewerKB,
 			p.Latency.P50, p.Latency.P90, p.Latency.P99, p.Latency.Max,
 			p.Startup.P50, p.Startup.P99, f.FirstKeyframe.P50, f.FirstKeyframe.P99,
 			p.Loss*100, p.Gaps, f.PacketsMissing, f.PacketsLate,
@@ -167,6 +167,6 @@ func (r *Report) writeWHEP(w io.Writer) error {
 		return err
 	}
 	r.writeFailures(w)
-	_, err := fmt.Fprintln(w, "srv cpu ms/v·s: server CPU ms per viewer-second; rss/heap KB/v: growth per viewer over the baseline; lat: publisher send to the arrival of each video frame's last RTP packet; start: POST of the offer to the first keyframe; dtls→key: DTLS connected to the first keyframe; loss/gaps: frames missing from the stamps' sequence; rtp miss: RTP sequence gaps before retransmission; late: retransmitted or reordered packets.")
+	_, err := fmt.Fprintln(w, "srv cpu ms/v·s: server CPU ms per viewer-second; rss/heap/live KB/v: growth per viewer over the baseline (live: heap the last GC found live, plus stacks); lat: publisher send to the arrival of each video frame's last RTP packet; start: POST of the offer to the first keyframe; dtls→key: DTLS connected to the first keyframe; loss/gaps: frames missing from the stamps' sequence; rtp miss: RTP sequence gaps before retransmission; late: retransmitted or reordered packets.")
 	return err
 }
