@@ -27,6 +27,7 @@ vet:
 	$(GO) vet ./...
 
 lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change these files: run gofmt -w"; exit 1; }
 	$(GO) tool staticcheck ./...
 
 gotest:

@@ -57,7 +57,7 @@ type Transport struct {
 	udp     ice.UDPMux
 	batcher *batcher // the batches of the UDP sockets (see Batch)
 	tcp     ice.TCPMux
-	se  webrtc.SettingEngine
+	se      webrtc.SettingEngine
 }
 
 // NewTransport binds the sockets of cfg.

@@ -31,14 +31,14 @@ type segmenterConfig struct {
 // segment is one media segment: a whole number of parts, starting with a
 // keyframe. Its bytes are the concatenation of its parts' bytes.
 type segment struct {
-	msn      uint64
-	start    time.Duration // stream timeline, from the first frame's DTS
-	dur      time.Duration // valid once complete
-	wall     time.Time     // EXT-X-PROGRAM-DATE-TIME: ingest time of the first frame
+	msn   uint64
+	start time.Duration // stream timeline, from the first frame's DTS
+	dur   time.Duration // valid once complete
+	wall  time.Time     // EXT-X-PROGRAM-DATE-TIME: ingest time of the first frame
 	// pts is the first frame's presentation time (Packet.Time), which
 	// wall dates: players date a segment from its first presented frame,
 	// and cues are on that timeline. With B-frames it is later than start.
-	pts time.Duration
+	pts      time.Duration
 	tracks   *hub.TrackSet
 	disc     bool // new track set: EXT-X-DISCONTINUITY
 	complete bool
