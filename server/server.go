@@ -176,7 +176,9 @@ func New(cfg config.Config, log *slog.Logger) (_ *Server, err error) {
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// LL-HLS writes a streamed part's chunks to the connection itself.
+		ConnContext: llhls.ConnContext,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
 }

@@ -46,7 +46,9 @@ func newPipeline(t *testing.T, cfg Config) *pipeline {
 	p.handler = New(cfg)
 	mux := http.NewServeMux()
 	mux.Handle("/hls/", p.handler)
-	p.http = httptest.NewServer(mux)
+	p.http = httptest.NewUnstartedServer(mux)
+	p.http.Config.ConnContext = ConnContext
+	p.http.Start()
 	t.Cleanup(func() {
 		p.http.CloseClientConnections()
 		p.http.Close()

@@ -3,11 +3,13 @@ package llhls
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"slices"
 	"strings"
 	"testing"
@@ -33,6 +35,13 @@ type live struct {
 
 func newLive(t testing.TB, cfg Config, name string) *live {
 	t.Helper()
+	return newLiveConn(t, cfg, name, true)
+}
+
+// newLiveConn is newLive with the HTTP server's ConnContext set to
+// ConnContext, as the server does, or not.
+func newLiveConn(t testing.TB, cfg Config, name string, connContext bool) *live {
+	t.Helper()
 	l := &live{t: t, name: name, hub: hub.New(hub.Config{GracePeriod: time.Millisecond}, nil, nil)}
 	l.src = newSynth(1, true, true, 3000, 30)
 	l.publish()
@@ -40,7 +49,11 @@ func newLive(t testing.TB, cfg Config, name string) *live {
 	l.h = New(cfg)
 	mux := http.NewServeMux()
 	mux.Handle("/hls/", l.h)
-	l.srv = httptest.NewServer(mux)
+	l.srv = httptest.NewUnstartedServer(mux)
+	if connContext {
+		l.srv.Config.ConnContext = ConnContext
+	}
+	l.srv.Start()
 	t.Cleanup(func() {
 		l.srv.CloseClientConnections()
 		l.srv.Close()
@@ -214,9 +227,17 @@ func TestBlockingReloadLatency(t *testing.T) {
 
 // TestHintedPartChunked: with ChunkedParts, a request for the
 // preload-hinted part gets the bytes of the frames already written at once,
-// the rest as they arrive, and the whole equals the complete part.
+// the rest as they arrive, and the whole equals the complete part; with
+// ConnContext (chunks written to the connection past net/http) and
+// without, and a second request on the same connection is answered.
 func TestHintedPartChunked(t *testing.T) {
-	l := newLive(t, Config{ChunkedParts: true}, "cam")
+	for _, direct := range []bool{true, false} {
+		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) { testHintedPartChunked(t, direct) })
+	}
+}
+
+func testHintedPartChunked(t *testing.T, direct bool) {
+	l := newLiveConn(t, Config{ChunkedParts: true}, "cam", direct)
 	l.write(time.Second)
 	h := hint(t, l.playlistAt(0, 3)) // part 0.4 is open until the frame at 1 s
 	resp, err := http.Get(l.url(h))
@@ -239,7 +260,25 @@ func TestHintedPartChunked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp2, whole := get(t, l.url(h))
+	// The next request goes on the same connection (the chunked
+	// response ended where it should).
+	reused := false
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused },
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.url(h), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := io.ReadAll(resp2.Body)
+	resp2.Body.Close()
+	if err != nil || !reused {
+		t.Fatalf("complete part after the streamed one: %v, connection reused %v", err, reused)
+	}
 	if resp2.StatusCode != http.StatusOK || !bytes.Equal(got, whole) || len(whole) == 0 {
 		t.Fatalf("streamed part (%d bytes) differs from the complete part (%d bytes, %s)", len(got), len(whole), resp2.Status)
 	}
