@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/liveloop/liveloop/server.Version=$(VERSION)
 
-.PHONY: all build run test deps vet lint gotest web web-check fuzz bench load load-floor demo-clip clean
+.PHONY: all build run test deps vet lint gotest web web-check fuzz bench load load-floor load-hls load-hls-floor demo-clip clean
 
 all: build
 
@@ -66,6 +66,15 @@ load: build $(LOAD_CLIP)
 
 load-floor: build $(LOAD_CLIP)
 	./bin/liveloop-load --mode floor --clip $(LOAD_CLIP) --viewers 100,500 --duration 20s
+
+# LL-HLS: the server's figure (load-hls) and the floor under it (load-hls-floor):
+# the same LL-HLS viewers against a bare process that answers each viewer's
+# blocking reload and part request per part with one write each.
+load-hls: build $(LOAD_CLIP)
+	./bin/liveloop-load --server-bin ./bin/liveloop --mode hls --clip $(LOAD_CLIP) --bitrate 2.5M --viewers 500,1000 --duration 15s
+
+load-hls-floor: build $(LOAD_CLIP)
+	./bin/liveloop-load --mode hls-floor --clip $(LOAD_CLIP) --viewers 500,1000,2000 --ramp 200 --duration 15s
 
 $(LOAD_CLIP):
 	@mkdir -p bin

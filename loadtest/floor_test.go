@@ -14,6 +14,17 @@ import (
 const floorWriterEnv = "LIVELOOP_TEST_FLOOR_WRITER"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(hlsFloorServerEnv) == "1" {
+		clip, err := demo.Builtin()
+		if err == nil {
+			err = HLSFloorServer(context.Background(), clip, os.Stdout)
+		}
+		if err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if os.Getenv(floorWriterEnv) == "1" {
 		clip, err := demo.Builtin()
 		if err == nil {

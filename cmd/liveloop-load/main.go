@@ -11,7 +11,12 @@
 // --mode floor starts no server: a bare process makes the writes the
 // WebSocket path needs (one per viewer per video frame, with the same
 // clip's sizes and timing), and its CPU is the floor the ws figures stand
-// on, on this machine's loopback.
+// on, on this machine's loopback. --mode hls-floor is the same for LL-HLS:
+// a bare process answers the LL-HLS viewers' requests (per viewer and part,
+// a blocking playlist reload and the hinted part, each held until the part
+// is complete and answered with one write) with the clip's parts, and the
+// tool's own LL-HLS viewers read them; its CPU is the floor under the hls
+// figures.
 // By default it starts the server itself (--server-bin) on free loopback
 // ports, with a fresh admin key; with --http, --rtmp and --server-pid it
 // measures a running one (--admin-key for the room mode).
@@ -21,6 +26,7 @@
 //	liveloop-load --mode whep --viewers 1,50,100,150
 //	liveloop-load --mode room --viewers 1000,10000 --vote-rate 20000 --chat-rate 50 --react-rate 200
 //	liveloop-load --mode floor --viewers 100,500
+//	liveloop-load --mode hls-floor --viewers 500,1000,2000
 //	liveloop-load --http 127.0.0.1:8080 --rtmp 127.0.0.1:1935 --server-pid 1234 --viewers 200
 //
 // The logic is in package loadtest.
@@ -30,6 +36,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -63,6 +70,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == loadtest.FloorWriterArg {
 		return floorWriter(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == loadtest.HLSFloorServerArg {
+		return hlsFloorServer(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("liveloop-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -79,7 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		stream    = fs.String("stream", "load", "stream name")
 		clipPath  = fs.String("clip", "", "FLV file (H.264) to loop instead of the built-in demo clip")
 		bitrate   = fs.String("bitrate", "", "the clip's nominal bitrate, only reported")
-		mode      = fs.String("mode", loadtest.ModeWS, "clients: ws (WebSocket viewers), hls (LL-HLS viewers), whep (WebRTC viewers), room (viewer channels), or floor (no server: the CPU of bare writes, one per viewer per frame)")
+		mode      = fs.String("mode", loadtest.ModeWS, "clients: ws (WebSocket viewers), hls (LL-HLS viewers), whep (WebRTC viewers), room (viewer channels), floor (no server: the CPU of bare writes, one per viewer per frame), or hls-floor (no server: LL-HLS viewers against a bare process answering their requests)")
 		voteRate  = fs.Float64("vote-rate", 0, "room mode: votes per second, all clients together")
 		chatRate  = fs.Float64("chat-rate", 0, "room mode: chat messages per second, all clients together")
 		reactRate = fs.Float64("react-rate", 0, "room mode: reactions per second, all clients together")
@@ -143,6 +153,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *mode == modeFloor {
 		return floor(ctx, *clipPath, counts, *warmup, *duration, stdout, stderr)
+	}
+	if *mode == modeHLSFloor {
+		return hlsFloor(ctx, *clipPath, counts, *ramp, *warmup, *duration, *connect, *jsonOut, stdout, stderr)
 	}
 	// The whole run is bounded: phases plus generous slack.
 	bound := *settle + time.Minute
@@ -260,6 +273,71 @@ func floorWriter(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "liveloop-load: floor writer: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// modeHLSFloor runs no server: LL-HLS viewers against a bare process (see
+// loadtest.RunHLSFloor).
+const modeHLSFloor = "hls-floor"
+
+func hlsFloor(ctx context.Context, clip string, counts []int, ramp float64, warmup, duration, connect time.Duration, jsonOut bool, stdout, stderr io.Writer) int {
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "liveloop-load: %v\n", err)
+		return 1
+	}
+	command := []string{exe, loadtest.HLSFloorServerArg}
+	if clip != "" {
+		command = append(command, "--clip", clip)
+	}
+	bound := time.Minute
+	for _, n := range counts {
+		bound += time.Duration(float64(n)/max(ramp, 1)*float64(time.Second)) + connect + warmup + duration + 30*time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	points, err := loadtest.RunHLSFloor(ctx, loadtest.HLSFloorConfig{
+		Command: command, Viewers: counts, Ramp: ramp, Warmup: warmup, Duration: duration, ConnectTimeout: connect,
+	})
+	if len(points) > 0 {
+		if jsonOut {
+			loadtest.WriteHLSFloorTable(stderr, points)
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(points)
+		} else {
+			loadtest.WriteHLSFloorTable(stdout, points)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "liveloop-load: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// hlsFloorServer is the serving process of the hls-floor mode.
+func hlsFloorServer(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(loadtest.HLSFloorServerArg, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	clipPath := fs.String("clip", "", "FLV file to serve instead of the built-in demo clip")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	clip, err := demo.Builtin()
+	if *clipPath != "" {
+		var b []byte
+		if b, err = os.ReadFile(*clipPath); err == nil {
+			clip, err = demo.Parse(b)
+		}
+	}
+	if err == nil {
+		err = loadtest.HLSFloorServer(ctx, clip, stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "liveloop-load: hls floor server: %v\n", err)
 		return 1
 	}
 	return 0
