@@ -18,10 +18,12 @@ import (
 // session writes a video frame's packets one after another, so it opens
 // the peer's Batch around them: the ICE socket (batchConn) then keeps
 // each packet written to that peer instead of sending it, and Flush sends
-// them together, with UDP generic segmentation offload (GSO, Linux 4.18+:
-// one sendmsg and one trip through the stack for a run of equal-sized
-// packets, cut into datagrams by the NIC or at the end of the stack) where
-// the kernel allows it, else one by one.
+// them together: on Linux with one sendmmsg (one system call for the
+// batch), in which each run of equal-sized packets is one message with UDP
+// generic segmentation offload (GSO, Linux 4.18+: one trip through the
+// stack for the run, cut into datagrams by the NIC or at the end of the
+// stack) where the kernel allows it, and each other packet a message of
+// its own; elsewhere one by one.
 //
 // Whatever else is written to the peer while its batch is open (an RTCP
 // report, a retransmission, an ICE keepalive, from any goroutine) joins
@@ -34,9 +36,6 @@ const (
 	maxBatchBytes = 64 * 1024 // one GSO send is at most 64 KB
 )
 
-// errGSO: the kernel or the device refused a GSO send.
-var errGSO = errors.New("webrtcapi: UDP GSO refused")
-
 // batchBuf holds a batch's packets while it is open. A batch takes one
 // when it first holds a packet and gives it back when it sends, so that a
 // viewer's batch costs no memory between frames. Free buffers wait in
@@ -47,6 +46,14 @@ type batchBuf struct {
 	conn  *batchConn // the socket they were written to
 	buf   []byte     // the packets held, one after another
 	sizes []int
+	runs  []sendRun // how sendLocked sends them
+	mm    mmsg      // sendmmsg's scratch (Linux)
+}
+
+// sendRun is what one message of a send carries: buf[off:end], n packets,
+// in one GSO send of seg-byte segments if seg > 0.
+type sendRun struct {
+	off, end, n, seg int
 }
 
 // freeBatchBufs holds free batch buffers; more than it holds are left to
@@ -58,12 +65,12 @@ func getBatchBuf() *batchBuf {
 	case h := <-freeBatchBufs:
 		return h
 	default:
-		return &batchBuf{buf: make([]byte, 0, maxBatchBytes), sizes: make([]int, 0, maxBatch)}
+		return &batchBuf{buf: make([]byte, 0, maxBatchBytes), sizes: make([]int, 0, maxBatch), runs: make([]sendRun, 0, maxBatch)}
 	}
 }
 
 func putBatchBuf(h *batchBuf) {
-	h.conn, h.buf, h.sizes = nil, h.buf[:0], h.sizes[:0]
+	h.conn, h.buf, h.sizes, h.runs = nil, h.buf[:0], h.sizes[:0], h.runs[:0]
 	select {
 	case freeBatchBufs <- h:
 	default:
@@ -76,6 +83,7 @@ type batcher struct {
 	mu    sync.RWMutex
 	peers map[netip.AddrPort]*Batch // registered batches, open or not
 	open  atomic.Int32              // how many are open: 0 skips the lookup
+	slots atomic.Uint32             // the next Batch's slot (see batchConn.sender)
 
 	held, gsoSends, gsoPackets atomic.Uint64
 }
@@ -110,14 +118,71 @@ func (t *Transport) BatchStats() BatchStats {
 // there for transport.UDPConn.
 type batchConn struct {
 	*net.UDPConn
-	r   *batcher
-	gso atomic.Bool // UDP GSO works on this socket (cleared on the first failure)
+	r      *batcher
+	gso    atomic.Bool // UDP GSO works on this socket (cleared on the first failure)
+	family int         // the socket's address family (AF_INET or AF_INET6), 0 if not known
+	// senders are duplicates of the socket's descriptor that batches send
+	// through (see sender), or nil: send through UDPConn.
+	senders []*net.UDPConn
 }
 
+// sendHandles is how many duplicates of an ICE socket's descriptor the
+// batches send through. Go lets one write at a time through a descriptor
+// (its fdMutex), and a sendmmsg to loopback or a busy device may take long
+// (the kernel delivers to the peer before returning, and is preempted by
+// the peer's wake-up): every other session would wait for it with its
+// batch encrypted and held. Peers are spread over the duplicates, which
+// are the same socket (same port, same buffers) to the kernel, so that
+// the CPUs send at once.
+const sendHandles = 8
+
 func newBatchConn(conn *net.UDPConn, r *batcher) *batchConn {
-	c := &batchConn{UDPConn: conn, r: r}
+	c := &batchConn{UDPConn: conn, r: r, family: socketFamily(conn)}
 	c.gso.Store(gsoSupported(conn))
+	for range sendHandles {
+		d, err := dupUDP(conn)
+		if err != nil {
+			break // send through conn alone
+		}
+		c.senders = append(c.senders, d)
+	}
 	return c
+}
+
+// dupUDP returns a *net.UDPConn on a duplicate of conn's descriptor.
+func dupUDP(conn *net.UDPConn) (*net.UDPConn, error) {
+	f, err := conn.File()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	pc, err := net.FilePacketConn(f)
+	if err != nil {
+		return nil, err
+	}
+	u, ok := pc.(*net.UDPConn)
+	if !ok {
+		pc.Close()
+		return nil, errors.New("webrtcapi: not a UDP socket")
+	}
+	return u, nil
+}
+
+// sender returns the descriptor that the batch in slot sends through.
+func (c *batchConn) sender(slot uint32) *net.UDPConn {
+	if len(c.senders) == 0 {
+		return c.UDPConn
+	}
+	return c.senders[slot%uint32(len(c.senders))]
+}
+
+// Close closes the socket and its duplicates.
+func (c *batchConn) Close() error {
+	errs := []error{c.UDPConn.Close()}
+	for _, d := range c.senders {
+		errs = append(errs, d.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // ReadFromAddrPort is pion's allocation-free read (ice.AddrPortReaderWriter).
@@ -175,11 +240,11 @@ func (n batchNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPCo
 type Batch struct {
 	r    *batcher
 	addr netip.AddrPort
+	slot uint32 // which of a socket's descriptors it sends through
 
 	mu     sync.Mutex
 	isOpen bool
 	held   *batchBuf // nil when nothing is held
-	oob    []byte    // the GSO control message, reused
 }
 
 // Batch returns the batch of the peer at addr (the remote UDP address of
@@ -190,7 +255,7 @@ func (t *Transport) Batch(addr netip.AddrPort) *Batch {
 		return nil
 	}
 	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
-	bt := &Batch{r: t.batcher, addr: addr}
+	bt := &Batch{r: t.batcher, addr: addr, slot: t.batcher.slots.Add(1)}
 	t.batcher.mu.Lock()
 	t.batcher.peers[addr] = bt
 	t.batcher.mu.Unlock()
@@ -254,16 +319,16 @@ func (b *Batch) Close() error {
 }
 
 // sendLocked sends the packets held: each run of packets of one size (the
-// last of a run may be shorter) in one GSO send, the rest one by one.
+// last of a run may be shorter) as one GSO message, the rest one by one,
+// all with one sendmmsg where the system has it.
 func (b *Batch) sendLocked() error {
 	h := b.held
 	if h == nil {
 		return nil
 	}
 	b.held = nil
-	c := h.conn
 	defer putBatchBuf(h)
-	var errs []error
+	gso := h.conn.gso.Load()
 	off := 0
 	for i := 0; i < len(h.sizes); {
 		// The run from i: packets of i's size, and one shorter to end it.
@@ -276,27 +341,40 @@ func (b *Batch) sendLocked() error {
 				break
 			}
 		}
-		if j-i > 1 && c.gso.Load() {
-			var err error
-			b.oob, err = sendGSO(c.UDPConn, h.buf[off:end], size, b.addr, b.oob)
-			if err == nil || !errors.Is(err, errGSO) {
-				if err != nil {
-					errs = append(errs, err)
-				} else {
-					b.r.gsoSends.Add(1)
-					b.r.gsoPackets.Add(uint64(j - i))
-				}
-				i, off = j, end
-				continue
-			}
-			c.gso.Store(false) // refused: one by one from now on
+		if j-i > 1 && gso {
+			h.runs = append(h.runs, sendRun{off: off, end: end, n: j - i, seg: size})
+			i, off = j, end
+			continue
 		}
 		for ; i < j; i++ {
-			if _, err := c.WriteToUDPAddrPort(h.buf[off:off+h.sizes[i]], b.addr); err != nil {
-				errs = append(errs, err)
-			}
+			h.runs = append(h.runs, sendRun{off: off, end: off + h.sizes[i], n: 1})
 			off += h.sizes[i]
 		}
 	}
+	return h.conn.sendRuns(h.conn.sender(b.slot), h, b.addr)
+}
+
+// sendEach sends h's runs packet by packet through conn.
+func (c *batchConn) sendEach(conn *net.UDPConn, h *batchBuf, addr netip.AddrPort) error {
+	var errs []error
+	for _, r := range h.runs {
+		size := r.end - r.off
+		if r.seg > 0 {
+			size = r.seg
+		}
+		for off := r.off; off < r.end; off += size {
+			if _, err := conn.WriteToUDPAddrPort(h.buf[off:min(off+size, r.end)], addr); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// countSent counts a run sent.
+func (r *batcher) countSent(run sendRun) {
+	if run.seg > 0 {
+		r.gsoSends.Add(1)
+		r.gsoPackets.Add(uint64(run.n))
+	}
 }

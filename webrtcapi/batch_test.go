@@ -118,6 +118,7 @@ func newBatchPair(t *testing.T) (*Transport, *batchConn, *net.UDPConn) {
 	}
 	tr := &Transport{batcher: newBatcher()}
 	c := newBatchConn(listen(), tr.batcher)
+	t.Cleanup(func() { c.Close() })
 	rx := listen()
 	rx.SetReadBuffer(1 << 20) // a burst of 64 datagrams, however slowly the test reads
 	return tr, c, rx
@@ -157,4 +158,45 @@ func repeat(n, count int) []int {
 		s[i] = n
 	}
 	return s
+}
+
+// TestBatchSenders: batches send through duplicates of the socket's
+// descriptor (the same port), spread by batch, and closing the socket
+// closes them.
+func TestBatchSenders(t *testing.T) {
+	tr, c, rx := newBatchPair(t)
+	if len(c.senders) != sendHandles {
+		t.Fatalf("%d send handles, want %d", len(c.senders), sendHandles)
+	}
+	to := rx.LocalAddr().(*net.UDPAddr).AddrPort()
+	from := c.LocalAddr().(*net.UDPAddr).AddrPort()
+	// Two batches of one peer in turn (one at a time, as a session
+	// replaces its own), on two descriptors.
+	for i := range 2 {
+		b := tr.Batch(to)
+		b.Open()
+		if _, err := c.WriteToAddrPort([]byte{byte(i)}, to); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 16)
+		rx.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, src, err := rx.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 || buf[0] != byte(i) || src.Port() != from.Port() {
+			t.Fatalf("batch %d: got %x from %v, want %x from port %d", i, buf[:n], src, i, from.Port())
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range c.senders {
+		if _, err := d.WriteToUDPAddrPort([]byte{0}, to); err == nil {
+			t.Fatalf("send handle %d still open after Close", i)
+		}
+	}
 }

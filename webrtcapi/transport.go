@@ -3,8 +3,8 @@
 // for every peer, an ICE UDP mux; optionally an ICE-TCP listener, which
 // may be one side of the HTTP port, see package webrtcapi/icetcp), the
 // addresses announced to peers (NAT 1:1), the ICE settings, batched
-// writes to a peer (Batch: a frame's packets sent together, with UDP
-// GSO), pion's logging sent to slog, and reading SDP offers
+// writes to a peer (Batch: a frame's packets sent together, in one
+// sendmmsg with UDP GSO), pion's logging sent to slog, and reading SDP offers
 // (OfferedCodecs, trickled candidates). Package webrtcapi/resource serves their session resources
 // over HTTP and runs the sessions' life cycle.
 //
