@@ -57,6 +57,8 @@ const (
 	hlsFloorWindow   = 10
 	hlsFloorPartSegs = 3
 	hlsFloorKeep     = hlsFloorWindow + 6
+	// hlsFloorPartPrefix begins a part's name, as long as the server's.
+	hlsFloorPartPrefix = "part-floor0000-"
 	// hlsFloorHold bounds a held request (the server's block timeout).
 	hlsFloorHold = 6 * time.Second
 )
@@ -159,7 +161,7 @@ func (s *hlsFloorState) render() {
 		}
 		if len(s.segs)-i <= hlsFloorPartSegs+1 {
 			for j := range sg.parts {
-				fmt.Fprintf(&b, "#EXT-X-PART:DURATION=%.3f,URI=\"p-%d-%d.m4s\"", sg.durs[j].Seconds(), sg.msn, j)
+				fmt.Fprintf(&b, "#EXT-X-PART:DURATION=%.3f,URI=\""+hlsFloorPartPrefix+"%d-%d.m4s\"", sg.durs[j].Seconds(), sg.msn, j)
 				if sg.indep[j] {
 					b.WriteString(",INDEPENDENT=YES")
 				}
@@ -167,11 +169,11 @@ func (s *hlsFloorState) render() {
 			}
 		}
 		if i < len(s.segs)-1 {
-			fmt.Fprintf(&b, "#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000Z\n#EXTINF:%.5f,\ns-%d.m4s\n", sg.dur.Seconds(), sg.msn)
+			fmt.Fprintf(&b, "#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000Z\n#EXTINF:%.5f,\nseg-floor0000-%d.m4s\n", sg.dur.Seconds(), sg.msn)
 		}
 	}
 	open := s.segs[len(s.segs)-1]
-	fmt.Fprintf(&b, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p-%d-%d.m4s\"\n", open.msn, len(open.parts))
+	fmt.Fprintf(&b, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\""+hlsFloorPartPrefix+"%d-%d.m4s\"\n", open.msn, len(open.parts))
 	s.playlist = [][]byte{hlsFloorHeader("application/vnd.apple.mpegurl", "public, max-age=12", b.Len()), b.Bytes()}
 }
 
@@ -294,8 +296,9 @@ func (f *hlsFloor) mux(ctx context.Context, tracks []*media.Track, frames []*med
 			}
 			if tr.Kind == media.KindVideo {
 				// A part ends at the video frame that starts the next;
-				// a segment at a keyframe.
-				newSeg := fr.Key && at-segStart >= hlsFloorSegment
+				// a segment at a keyframe (give or take the clip's loop
+				// point, which may come a few milliseconds early).
+				newSeg := fr.Key && at-segStart >= hlsFloorSegment-hlsFloorPart/2
 				if len(part) > 0 && (newSeg || at-partStart >= hlsFloorPart) {
 					publish(at, newSeg)
 				}
@@ -373,8 +376,8 @@ func (f *hlsFloor) answer(line []byte) [][]byte {
 			return hlsFloor503
 		}
 		return st.playlist
-	case bytes.HasPrefix(name, []byte("p-")) && bytes.HasSuffix(name, []byte(".m4s")):
-		m, p, _ := bytes.Cut(name[2:len(name)-4], []byte("-"))
+	case bytes.HasPrefix(name, []byte(hlsFloorPartPrefix)) && bytes.HasSuffix(name, []byte(".m4s")):
+		m, p, _ := bytes.Cut(name[len(hlsFloorPartPrefix):len(name)-4], []byte("-"))
 		msn, err1 := strconv.ParseUint(string(m), 10, 64)
 		idx, err2 := strconv.ParseUint(string(p), 10, 64)
 		if err1 != nil || err2 != nil {
