@@ -29,11 +29,23 @@ import (
 // report, a retransmission, an ICE keepalive, from any goroutine) joins
 // the batch, in order. A batch holds at most maxBatch packets or
 // maxBatchBytes bytes: a write that would pass either sends what is held
-// first.
+// first. The bounds are those of a keyframe (80 packets at 720p and 2.5
+// Mbit/s), so that it goes out in one system call, like any other frame:
+// a session that sent half a frame and was descheduled in the system call
+// (Go hands its processor to another session while it is in the kernel)
+// waited behind every other session of the fan-out for the rest.
 
 const (
-	maxBatch      = 64        // the kernel's limit on GSO segments (UDP_MAX_SEGMENTS)
-	maxBatchBytes = 64 * 1024 // one GSO send is at most 64 KB
+	maxBatch      = 160        // packets
+	maxBatchBytes = 192 * 1024 // bytes
+	// A GSO message carries at most maxSegments packets and
+	// maxGSOBytes bytes (an IPv4 datagram's UDP payload, at most 65507
+	// bytes, with room to spare).
+	maxSegments = 64 // the kernel's limit (UDP_MAX_SEGMENTS)
+	maxGSOBytes = 65000
+	// bufSize is the size a batch buffer starts with: a frame at a
+	// few Mbit/s; a larger batch grows it.
+	bufSize = 64 * 1024
 )
 
 // batchBuf holds a batch's packets while it is open. A batch takes one
@@ -65,7 +77,7 @@ func getBatchBuf() *batchBuf {
 	case h := <-freeBatchBufs:
 		return h
 	default:
-		return &batchBuf{buf: make([]byte, 0, maxBatchBytes), sizes: make([]int, 0, maxBatch), runs: make([]sendRun, 0, maxBatch)}
+		return &batchBuf{buf: make([]byte, 0, bufSize), sizes: make([]int, 0, maxSegments), runs: make([]sendRun, 0, maxSegments)}
 	}
 }
 
@@ -331,10 +343,11 @@ func (b *Batch) sendLocked() error {
 	gso := h.conn.gso.Load()
 	off := 0
 	for i := 0; i < len(h.sizes); {
-		// The run from i: packets of i's size, and one shorter to end it.
+		// The run from i: packets of i's size, and one shorter to end it,
+		// as many as one GSO message takes.
 		size := h.sizes[i]
 		j, end := i+1, off+size
-		for j < len(h.sizes) && h.sizes[j] <= size {
+		for j < len(h.sizes) && h.sizes[j] <= size && j-i < maxSegments && end+h.sizes[j]-off <= maxGSOBytes {
 			end += h.sizes[j]
 			j++
 			if h.sizes[j-1] < size {

@@ -24,8 +24,10 @@ func TestBatch(t *testing.T) {
 		{"a frame", []int{1240, 1228, 1228, 1228, 1228, 700}},
 		{"runs", []int{1000, 1000, 400, 200, 200, 200, 1000, 90}},
 		{"growing", []int{10, 20, 30, 40}},
-		{"more than a batch holds", repeat(1228, 70)},
-		{"more bytes than a batch holds", repeat(1400, 60)},
+		{"more than a GSO message takes", repeat(1228, 70)},
+		{"more bytes than a GSO message takes", repeat(1400, 60)},
+		{"more than a batch holds", repeat(1000, 170)},
+		{"more bytes than a batch holds", repeat(1400, 150)},
 	}
 	for _, gso := range []bool{true, false} {
 		for _, c := range cases {

@@ -67,14 +67,14 @@ func (c *batchConn) sendRuns(conn *net.UDPConn, h *batchBuf, addr netip.AddrPort
 	}
 	n := len(h.runs)
 	if cap(m.msgs) < n {
-		m.msgs = make([]unix.Mmsghdr, n, maxBatch)
-		m.iovs = make([]unix.Iovec, n, maxBatch)
+		m.msgs = make([]unix.Mmsghdr, n, max(n, maxSegments))
+		m.iovs = make([]unix.Iovec, n, max(n, maxSegments))
 	}
 	m.msgs, m.iovs = m.msgs[:n], m.iovs[:n]
 	space := syscall.CmsgSpace(2)
 	if len(m.oob) < n*space {
-		m.oob = make([]byte, maxBatch*space)
-		for i := range maxBatch {
+		m.oob = make([]byte, max(n, maxSegments)*space)
+		for i := range len(m.oob) / space {
 			putSegmentCmsg(m.oob[i*space:], 0)
 		}
 	}
