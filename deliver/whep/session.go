@@ -164,8 +164,12 @@ func (s *session) Negotiate(rs *resource.Session) error {
 				return fmt.Errorf("whep: %w: %v", ErrNoCodec, err)
 			}
 		}
-		t, _ := snd.Track().(*rtpTrack)
-		rs.Go(func() { s.readRTCP(snd, t) })
+		// Only the video's RTCP asks for anything (NACK, PLI, FIR); the
+		// audio's (receiver reports) waits unread in a small buffer (see
+		// rtcpBufferSize), a goroutine less per viewer.
+		if t, _ := snd.Track().(*rtpTrack); t == s.video {
+			rs.Go(func() { s.readRTCP(snd, t) })
+		}
 	}
 	return nil
 }
@@ -180,8 +184,8 @@ func (s *session) Start() error {
 // Ended has nothing to release: the workers unsubscribed as they returned.
 func (s *session) Ended() {}
 
-// readRTCP reads the RTCP of one sender: it answers the NACKs of its
-// track from the history and turns PLI and FIR into keyframe requests.
+// readRTCP reads the RTCP of the video's sender: it answers the NACKs of
+// its track from the history and turns PLI and FIR into keyframe requests.
 // Every sender gets every packet of a compound RTCP packet that names its
 // SSRC (a receiver report covers both tracks), so each acts only on what
 // is addressed to its own track.

@@ -32,6 +32,7 @@ package whep
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,6 +42,7 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/transport/v4/packetio"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/liveloop/liveloop/hub"
@@ -240,6 +242,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	tr := h.tr
 	se := tr.SettingEngine()
+	se.BufferFactory = newBuffer
 
 	me, ir, err := mediaEngine(cfg)
 	if err != nil {
@@ -366,3 +369,21 @@ func (h *Handler) Close() error {
 // ServeHTTP routes WHEP requests under Config.Prefix (package
 // webrtcapi/resource serves them).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.res.ServeHTTP(w, r) }
+
+// rtcpBufferSize bounds the RTCP a sender's stream keeps unread: about 50
+// compound packets. The audio sender's is never read (its receiver
+// reports ask for nothing), so this is all it ever holds; pion's default
+// is 100 KB.
+const rtcpBufferSize = 4096
+
+// newBuffer is the SettingEngine's BufferFactory: pion's buffers, the
+// RTCP ones smaller (see rtcpBufferSize).
+func newBuffer(t packetio.BufferPacketType, _ uint32) io.ReadWriteCloser {
+	b := packetio.NewBuffer()
+	if t == packetio.RTCPBufferPacket {
+		b.SetLimitSize(rtcpBufferSize)
+	} else {
+		b.SetLimitSize(1000 * 1000) // pion's default for RTP
+	}
+	return b
+}
