@@ -304,7 +304,6 @@ func (b *Batch) hold(c *batchConn, p []byte) (n int, held bool, err error) {
 	}
 	b.held.buf = append(b.held.buf, p...)
 	b.held.sizes = append(b.held.sizes, len(p))
-	b.r.held.Add(1)
 	return len(p), true, nil
 }
 
@@ -340,6 +339,9 @@ func (b *Batch) sendLocked() error {
 	}
 	b.held = nil
 	defer putBatchBuf(h)
+	// The counters are shared by every session on every CPU: added to
+	// once a send, not once a packet.
+	b.r.held.Add(uint64(len(h.sizes)))
 	gso := h.conn.gso.Load()
 	off := 0
 	for i := 0; i < len(h.sizes); {
@@ -384,10 +386,17 @@ func (c *batchConn) sendEach(conn *net.UDPConn, h *batchBuf, addr netip.AddrPort
 	return errors.Join(errs...)
 }
 
-// countSent counts a run sent.
-func (r *batcher) countSent(run sendRun) {
-	if run.seg > 0 {
-		r.gsoSends.Add(1)
-		r.gsoPackets.Add(uint64(run.n))
+// countSent counts runs sent.
+func (r *batcher) countSent(runs []sendRun) {
+	var sends, packets uint64
+	for _, run := range runs {
+		if run.seg > 0 {
+			sends++
+			packets += uint64(run.n)
+		}
+	}
+	if sends > 0 {
+		r.gsoSends.Add(sends)
+		r.gsoPackets.Add(packets)
 	}
 }

@@ -100,9 +100,7 @@ func (c *batchConn) sendRuns(conn *net.UDPConn, h *batchBuf, addr netip.AddrPort
 			return errors.Join(append(errs, err)...)
 		}
 		if m.errno == 0 {
-			for _, r := range h.runs[m.from : m.from+m.sent] {
-				c.r.countSent(r)
-			}
+			c.r.countSent(h.runs[m.from : m.from+m.sent])
 			m.from += m.sent
 			continue
 		}

@@ -142,6 +142,7 @@ func (s *sender) write(pieces [][]byte, ts uint32, ntp uint64, now time.Time) er
 		s.hist.put(sentFrame{pieces: pieces, ntp: ntp, ts: ts, seq: s.seq, count: uint16(n),
 			marker: s.marker, abs: s.b.absID != 0})
 	}
+	var sent uint64
 	for i := range n {
 		pk := sentPacket{head: pieces[2*i], body: pieces[2*i+1], ntp: ntp, ts: ts, seq: s.seq, abs: i == 0 && s.b.absID != 0}
 		if s.marker {
@@ -157,9 +158,11 @@ func (s *sender) write(pieces [][]byte, ts uint32, ntp uint64, now time.Time) er
 		size := uint32(len(pk.head) + len(pk.body))
 		s.packets++
 		s.octets += size
-		s.h.stats.packets.Add(1)
-		s.h.stats.bytes.Add(uint64(size))
+		sent += uint64(size)
 	}
+	// Once a frame: every session on every CPU adds to these.
+	s.h.stats.packets.Add(uint64(n))
+	s.h.stats.bytes.Add(sent)
 	if !s.srSent || now.Sub(s.lastSR) >= srInterval {
 		s.srSent, s.lastSR = true, now
 		// The frame just written went out at now: its RTP time is the
