@@ -18,6 +18,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
+	"github.com/pion/transport/v4/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -32,7 +33,11 @@ import (
 //
 // All viewers share one webrtc.API and one DTLS certificate. Its
 // SettingEngine gathers only loopback UDP4 host candidates, without mDNS,
-// so gathering is immediate. Each peer has a UDP socket of its own: pion's
+// so gathering is immediate. Its sockets receive with UDP GRO on Linux
+// (whepgro_linux.go): a run of packets the server sent with GSO arrives
+// whole and the viewer cuts it into its packets, so the kernel's work per
+// packet, which loopback charges to the server, is not counted as the
+// server's. Each peer has a UDP socket of its own: pion's
 // ICE UDP mux tells peers apart by their remote address, and every viewer
 // talks to the server's one UDP port, so one client socket cannot carry
 // more than one of them. The interceptors are a browser's minimum: NACK
@@ -90,7 +95,12 @@ func newWHEPAPI() (*webrtc.API, error) {
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, err
 	}
+	ifs, err := stdnet.NewNet()
+	if err != nil {
+		return nil, err
+	}
 	se := webrtc.SettingEngine{}
+	se.SetNet(groNet{ifs}) // see whepgro_linux.go
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
