@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 )
 
 // Dial opens a client connection to a ws:// URL. Liveloop's load tool and
@@ -60,8 +62,43 @@ func Dial(ctx context.Context, rawURL string, opt Options) (*Conn, error) {
 	if opt.MaxMessage <= 0 {
 		opt.MaxMessage = 16 << 20
 	}
-	if opt.WriteTimeout <= 0 {
-		opt.WriteTimeout = defaultWriteTimeout
+	return newConn(nc, br, opt, true), nil
+}
+
+// Detach takes the connection out of the Go runtime's hands for a caller
+// that polls many connections itself (the load tool's readers): it
+// returns a non-blocking duplicate of the socket's descriptor and the
+// bytes already read from it but not yet taken, and closes the Conn
+// without a closing handshake (the socket stays open through the
+// duplicate, which the caller closes). The Conn must not be used after.
+func (c *Conn) Detach() (fd int, buffered []byte, err error) {
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return -1, nil, errors.New("websocket: not a socket")
 	}
-	return &Conn{nc: nc, br: br, opt: opt, client: true}, nil
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return -1, nil, err
+	}
+	fd = -1
+	cerr := raw.Control(func(s uintptr) {
+		fd, err = syscall.Dup(int(s))
+	})
+	if cerr != nil {
+		return -1, nil, cerr
+	}
+	if err != nil {
+		return -1, nil, err
+	}
+	syscall.CloseOnExec(fd)
+	if n := c.br.Buffered(); n > 0 {
+		buffered, _ = c.br.Peek(n)
+		buffered = append([]byte(nil), buffered...)
+	}
+	c.wmu.Lock()
+	c.closed = true
+	c.wcond.Broadcast()
+	c.wmu.Unlock()
+	c.nc.Close()
+	return fd, buffered, nil
 }

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -35,6 +36,7 @@ const (
 	handshakeGUID       = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 	defaultMaxMessage   = 64 << 10
 	defaultWriteTimeout = 10 * time.Second
+	defaultMaxQueued    = 64
 )
 
 // ErrClosed is returned by reads and writes after the connection closed.
@@ -57,6 +59,9 @@ type Options struct {
 	// WriteTimeout bounds each write; a client that does not take the
 	// bytes in time is disconnected. Default 10 s.
 	WriteTimeout time.Duration
+	// MaxQueued bounds the frames Send keeps for a client that does not
+	// take them at once; default 64.
+	MaxQueued int
 }
 
 // Conn is a server-side WebSocket connection. Writes may come from several
@@ -68,12 +73,22 @@ type Conn struct {
 
 	client bool // masks writes, expects unmasked reads
 
-	deadline time.Time // the write deadline set on nc, guarded by wmu
+	raw syscall.RawConn // nc's descriptor for Send's non-blocking writes; nil: Send queues
 
-	wmu    sync.Mutex
-	hdr    [MaxHeaderLen]byte
-	bufs   net.Buffers
-	closed bool
+	// Writing (see send.go): wmu guards the fields below; the goroutine
+	// that set writing does the connection's I/O without holding wmu, and
+	// others wait on wcond (blocking writes) or queue (Send).
+	wmu      sync.Mutex
+	wcond    sync.Cond
+	writing  bool
+	closed   bool
+	closeMsg []byte        // a close frame to send when the writer is done
+	queue    [][]byte      // frames Send could not write at once, in order; the first may be a remainder
+	queued   int           // bytes in queue
+	pending  chan struct{} // signalled when queue needs a Flush
+	deadline time.Time     // the write deadline set on nc (the writer's)
+	hdr      [MaxHeaderLen]byte
+	bufs     net.Buffers
 
 	rhdr [MaxHeaderLen]byte
 }
@@ -103,9 +118,6 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opt Options) (*Conn, error)
 		http.Error(w, "cannot upgrade", http.StatusInternalServerError)
 		return nil, fmt.Errorf("websocket: hijack: %w", err)
 	}
-	if opt.MaxMessage <= 0 {
-		opt.MaxMessage = defaultMaxMessage
-	}
 	if opt.WriteTimeout <= 0 {
 		opt.WriteTimeout = defaultWriteTimeout
 	}
@@ -123,7 +135,25 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opt Options) (*Conn, error)
 		// only sends pings.
 		br = bufio.NewReaderSize(nc, 512)
 	}
-	return &Conn{nc: nc, br: br, opt: opt}, nil
+	return newConn(nc, br, opt, false), nil
+}
+
+func newConn(nc net.Conn, br *bufio.Reader, opt Options, client bool) *Conn {
+	if opt.MaxMessage <= 0 {
+		opt.MaxMessage = defaultMaxMessage
+	}
+	if opt.WriteTimeout <= 0 {
+		opt.WriteTimeout = defaultWriteTimeout
+	}
+	if opt.MaxQueued <= 0 {
+		opt.MaxQueued = defaultMaxQueued
+	}
+	c := &Conn{nc: nc, br: br, opt: opt, client: client, pending: make(chan struct{}, 1)}
+	c.wcond.L = &c.wmu
+	if sc, ok := nc.(syscall.Conn); ok && !client {
+		c.raw, _ = sc.SyscallConn()
+	}
+	return c
 }
 
 // AcceptKey computes Sec-WebSocket-Accept for a Sec-WebSocket-Key.
@@ -153,72 +183,6 @@ func (c *Conn) WriteText(b []byte) error { return c.write(OpText, b) }
 // with a single vectored write. The parts are not copied or modified, so
 // they may be shared with other connections.
 func (c *Conn) WriteBinary(parts ...[]byte) error { return c.write(OpBinary, parts...) }
-
-func (c *Conn) write(op byte, parts ...[]byte) error {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.closed {
-		return ErrClosed
-	}
-	if c.client {
-		parts = maskedCopy(&c.hdr, op, n, parts)
-		c.bufs = c.bufs[:0]
-	} else {
-		c.bufs = append(c.bufs[:0], AppendHeader(c.hdr[:0], op, n))
-	}
-	for _, p := range parts {
-		if len(p) > 0 {
-			c.bufs = append(c.bufs, p)
-		}
-	}
-	// The deadline is refreshed at most once a second: it stays between
-	// WriteTimeout-1s and WriteTimeout ahead, and a write costs no timer
-	// update.
-	if now := time.Now(); c.deadline.Sub(now) < c.opt.WriteTimeout-time.Second {
-		c.deadline = now.Add(c.opt.WriteTimeout)
-		_ = c.nc.SetWriteDeadline(c.deadline)
-	}
-	bufs := c.bufs // WriteTo consumes its receiver
-	_, err := bufs.WriteTo(c.nc)
-	clear(c.bufs[:cap(c.bufs)])
-	c.bufs = c.bufs[:0]
-	if cap(c.bufs) > maxKeptParts {
-		c.bufs = nil // an unusually long message: do not keep its list
-	}
-	if err != nil {
-		c.closed = true
-		c.nc.Close()
-		return fmt.Errorf("websocket: write: %w", err)
-	}
-	return nil
-}
-
-// Close sends a close frame with code and reason (best effort) and closes
-// the connection.
-func (c *Conn) Close(code int, reason string) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.closed {
-		return nil
-	}
-	c.closed = true
-	if len(reason) > 123 {
-		reason = reason[:123]
-	}
-	payload := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(reason)), uint16(code))
-	payload = append(payload, reason...)
-	var frame []byte
-	for _, p := range c.frame(OpClose, payload) {
-		frame = append(frame, p...)
-	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = c.nc.Write(frame)
-	return c.nc.Close()
-}
 
 // ReadMessage reads the next data message, answering pings and the closing
 // handshake on the way. It returns the opcode (OpText or OpBinary) and the
