@@ -53,6 +53,8 @@ type Room struct {
 	unacked      []*batch             // batches published, not yet acknowledged
 	batchID      uint64
 	subs         map[*Sub]struct{}
+	lanes        [][]*Sub // subs by fan-out worker, rebuilt (never modified) when lanesDirty
+	lanesDirty   bool
 	pending      []Out
 	lastFlush    time.Time
 	flushArm     bool
@@ -396,7 +398,8 @@ func (r *Room) handle(req any) {
 	case unsubscribeReq:
 		if _, ok := r.subs[q.sub]; ok {
 			delete(r.subs, q.sub)
-			close(q.sub.c)
+			r.lanesDirty = true
+			q.sub.stop()
 		}
 	case readReq:
 		q.fn(r.st, r.viewers())
@@ -435,8 +438,10 @@ func (r *Room) prepare(q prepareReq) prepareResp {
 
 func (r *Room) subscribe(since uint64, staff bool) *Sub {
 	s := &Sub{staff: staff, c: make(chan *Batch, r.rs.cfg.SubscriberQueue), room: r, skip: r.st.seq}
+	s.lane = r.rs.nextLane()
 	s.last.Store(r.st.seq)
 	r.subs[s] = struct{}{}
+	r.lanesDirty = true
 	if since > 0 && since <= r.st.seq && since >= r.ringFloor {
 		var outs []Out
 		r.ringEach(func(o Out) {
@@ -511,6 +516,12 @@ func (r *Room) handleLive(m *nats.Msg) {
 // tick runs every reaction window: publish this node's reactions and,
 // now and then, its viewer count.
 func (r *Room) tick() {
+	for s := range r.subs {
+		if s.dead.Load() { // cut off by its fan-out worker
+			delete(r.subs, s)
+			r.lanesDirty = true
+		}
+	}
 	nc := r.rs.cfg.NATS
 	if counts := r.react.take(); counts != nil {
 		b, _ := json.Marshal(liveMsg{Node: r.rs.cfg.NodeID, Counts: counts})
@@ -621,22 +632,13 @@ func (r *Room) flush() {
 	} else {
 		sb = pb
 	}
-	for s := range r.subs {
-		b := pb
-		if s.staff {
-			b = sb
-		}
-		if b == nil {
-			continue
-		}
-		select {
-		case s.c <- b:
-		default:
-			// Too far behind: cut it off; it resumes from its last sequence.
-			s.lag.Store(true)
-			delete(r.subs, s)
-			close(s.c)
-			r.rs.metrics.lagged.Add(1)
+	if r.lanesDirty {
+		r.lanes = r.rs.buildLanes(r.subs)
+		r.lanesDirty = false
+	}
+	for i, subs := range r.lanes {
+		if len(subs) > 0 {
+			r.rs.fanout(i, fanJob{public: pb, staff: sb, subs: subs})
 		}
 	}
 	r.rs.metrics.batches.Add(1)
@@ -669,8 +671,9 @@ func (r *Room) ringEach(fn func(Out)) {
 func (r *Room) stopSubs() {
 	for s := range r.subs {
 		delete(r.subs, s)
-		close(s.c)
+		s.stop()
 	}
+	r.lanes, r.lanesDirty = nil, false
 }
 
 // stop tells the room's goroutine to end.

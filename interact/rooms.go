@@ -33,6 +33,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -113,6 +114,10 @@ type Config struct {
 	// SubscriberQueue is the batches a subscriber may fall behind before
 	// it is cut off (and resumes). Default 64.
 	SubscriberQueue int
+	// FanoutWorkers is the goroutines that hand the rooms' batches to
+	// their subscribers' sinks, each to a share of every room's
+	// subscribers. Default GOMAXPROCS.
+	FanoutWorkers int
 	// EventRing is the recent events kept per room for resuming.
 	// Default 4096.
 	EventRing int
@@ -202,6 +207,7 @@ func (c *Config) defaults() {
 	defD(&c.PresenceInterval, time.Second)
 	defD(&c.ResultsCueInterval, 2*time.Second)
 	def(&c.SubscriberQueue, 64)
+	def(&c.FanoutWorkers, runtime.GOMAXPROCS(0))
 	def(&c.EventRing, 4096)
 	def(&c.SnapshotEvery, 10000)
 	defD(&c.SnapshotMinInterval, 5*time.Second)
@@ -232,6 +238,9 @@ type Rooms struct {
 	quit     chan struct{}
 	wg       sync.WaitGroup
 	metrics  Metrics
+
+	lanes    []chan fanJob // one per fan-out worker
+	laneNext atomic.Uint64
 }
 
 // Metrics counts what the rooms do; read them with Load.
@@ -318,6 +327,11 @@ func New(ctx context.Context, cfg Config) (*Rooms, error) {
 	rs.wg.Add(2)
 	go rs.runCues()
 	go rs.runSnapshots()
+	rs.lanes = make([]chan fanJob, cfg.FanoutWorkers)
+	for i := range rs.lanes {
+		rs.lanes[i] = make(chan fanJob, fanQueue)
+		rs.wg.Go(func() { rs.runFanout(rs.lanes[i]) })
+	}
 	return rs, nil
 }
 

@@ -161,37 +161,54 @@ func (v *viewerConn) write(ctx context.Context, session *Session) {
 			return
 		}
 	}
-	if v.conn.WriteText(v.sub.First) != nil {
+	sink := connSink{v.conn}
+	// attach hands the subscription to the fan-out; cut off meanwhile,
+	// it resumes below.
+	attach := func(sub *interact.Sub) bool {
+		err := sub.Attach(sink)
+		return err == nil || errors.Is(err, interact.ErrCutOff)
+	}
+	if v.conn.WriteText(v.sub.First) != nil || !attach(v.sub) {
 		return
 	}
+	// The room's fan-out workers write the batches (Sub.Attach); this
+	// goroutine writes what the client did not take at once, and
+	// resubscribes when the room cuts it off.
 	for {
 		select {
-		case b, ok := <-v.sub.C():
-			if !ok {
-				// Cut off for lagging (or the room stopped): resume from
-				// what was delivered.
-				last := v.sub.LastSeq()
-				v.sub.Close()
-				v.sub = nil
-				sub, err := v.h.cfg.Rooms.Subscribe(ctx, v.stream, last, v.actor.Role.Staff())
-				if err != nil {
-					return
-				}
-				v.sub = sub
-				if v.conn.WriteText(sub.First) != nil {
-					return
-				}
-				continue
+		case <-v.conn.Pending():
+			if v.conn.Flush() != nil {
+				return
 			}
-			if msg := v.sub.Filter(b); msg != nil {
-				if v.conn.WriteText(msg) != nil {
-					return
-				}
+		case <-v.sub.C():
+			// Cut off for lagging (or the room stopped): resume from
+			// what was delivered.
+			last := v.sub.LastSeq()
+			v.sub.Close()
+			v.sub = nil
+			sub, err := v.h.cfg.Rooms.Subscribe(ctx, v.stream, last, v.actor.Role.Staff())
+			if err != nil {
+				return
+			}
+			v.sub = sub
+			if v.conn.WriteText(sub.First) != nil || !attach(sub) {
+				return
 			}
 		case <-ctx.Done():
 			return
 		}
 	}
+}
+
+// connSink is a viewer channel as the room's fan-out sees it: a batch's
+// shared frame goes out with one non-blocking write.
+type connSink struct{ conn *websocket.Conn }
+
+func (s connSink) Send(msg, frame []byte) error {
+	if frame == nil {
+		frame = websocket.AppendFrame(nil, websocket.OpText, msg)
+	}
+	return s.conn.Send(frame)
 }
 
 // resultMsg answers one command.
