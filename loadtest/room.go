@@ -60,6 +60,9 @@ type roomAudience struct {
 	clients []*roomClient
 	shards  [roomShards]roomShard
 	pollID  string // set by begin before the drivers start
+	// pollers read the clients' sockets once they have their snapshot
+	// (nil: each client's goroutine reads its own; see room_linux.go).
+	pollers *roomPollers
 
 	// markers counts the host's markers sent in the window.
 	markMu  sync.Mutex
@@ -141,11 +144,17 @@ type RoomFigures struct {
 }
 
 func newRoomAudience(cfg *Config, n int) *roomAudience {
-	return &roomAudience{
+	a := &roomAudience{
 		cfg: cfg, n: n, t0: cfg.Now(),
 		wsURL:   "ws://" + cfg.HTTPAddr + "/api/v1/streams/" + url.PathEscape(cfg.Stream) + "/live",
 		clients: make([]*roomClient, 0, n),
 	}
+	if rp, err := newRoomPollers(n, cfg.Now); err == nil {
+		a.pollers = rp
+	} else {
+		cfg.Logger.Warn("room clients read on goroutines of their own", "err", err)
+	}
+	return a
 }
 
 func (a *roomAudience) gone(ctx context.Context, timeout time.Duration) error {
@@ -388,6 +397,7 @@ type roomClient struct {
 	member
 
 	conn *websocket.Conn // set before started closes
+	sock *rawSock        // the socket once detached (set before started closes)
 
 	fmu  sync.Mutex
 	fifo []pendingCmd // commands sent and not yet answered, oldest first
@@ -453,6 +463,9 @@ func (c *roomClient) send(buf []byte, k int, mediaTime float64) ([]byte, error) 
 	c.shard.mu.Lock()
 	c.shard.st.sent[k]++
 	c.shard.mu.Unlock()
+	if c.sock != nil {
+		return buf, c.sock.write(buf)
+	}
 	return buf, c.conn.WriteText(buf)
 }
 
@@ -480,25 +493,53 @@ func (c *roomClient) play(ctx context.Context) error {
 			conn.Close(websocket.CloseNormal, "")
 		}
 	}()
-	started := false
+	var buf []byte
 	for {
-		_, msg, err := conn.ReadMessage()
+		_, msg, err := conn.ReadMessageInto(buf)
 		if err != nil {
 			return err
 		}
+		buf = msg[:0]
 		recv := cfg.Now()
-		switch {
-		case bytes.HasPrefix(msg, []byte(`{"type":"events"`)):
-			c.events(msg, recv)
-		case bytes.HasPrefix(msg, []byte(`{"type":"result"`)), bytes.HasPrefix(msg, []byte(`{"type":"error"`)):
-			c.result(msg, recv)
-		case bytes.HasPrefix(msg, []byte(`{"type":"snapshot"`)):
-			if !started {
-				started = true
-				c.startup = recv.Sub(t0)
-				close(c.started)
-			}
+		if !bytes.HasPrefix(msg, []byte(`{"type":"snapshot"`)) {
+			c.handle(msg, recv)
+			continue
 		}
+		c.startup = recv.Sub(t0)
+		if c.a.pollers == nil {
+			close(c.started)
+			break
+		}
+		// From here on a poller reads the socket.
+		if err := c.detach(c.a.pollers, conn); err != nil {
+			return err
+		}
+		close(c.started)
+		select {
+		case <-ctx.Done():
+			c.sock.finish()
+			return nil
+		case <-c.sock.ended:
+			return c.sock.endErr
+		}
+	}
+	for {
+		_, msg, err := conn.ReadMessageInto(buf)
+		if err != nil {
+			return err
+		}
+		buf = msg[:0]
+		c.handle(msg, cfg.Now())
+	}
+}
+
+// handle takes one message of the viewer channel, read at recv.
+func (c *roomClient) handle(msg []byte, recv time.Time) {
+	switch {
+	case bytes.HasPrefix(msg, []byte(`{"type":"events"`)):
+		c.events(msg, recv)
+	case bytes.HasPrefix(msg, []byte(`{"type":"result"`)), bytes.HasPrefix(msg, []byte(`{"type":"error"`)):
+		c.result(msg, recv)
 	}
 }
 
@@ -608,4 +649,8 @@ func (a *roomAudience) collect(p *Point, wall float64) {
 	p.Latency = f.Fanout
 }
 
-func (a *roomAudience) close() {}
+func (a *roomAudience) close() {
+	if a.pollers != nil {
+		a.pollers.close()
+	}
+}
