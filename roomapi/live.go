@@ -208,7 +208,13 @@ func (s connSink) Send(msg, frame []byte) error {
 	if frame == nil {
 		frame = websocket.AppendFrame(nil, websocket.OpText, msg)
 	}
-	return s.conn.Send(frame)
+	err := s.conn.Send(frame)
+	if errors.Is(err, websocket.ErrClosed) {
+		// The viewer is leaving (its goroutines unsubscribe): not a
+		// subscriber falling behind.
+		return nil
+	}
+	return err
 }
 
 // resultMsg answers one command.
