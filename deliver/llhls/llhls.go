@@ -67,7 +67,9 @@ type Config struct {
 	// it) as one moof+mdat. By default a hinted part is answered, with its
 	// length, once complete: RFC 8216bis 6.2.6 requires a server to send no
 	// byte of a part until all of it can go at the full speed of the link,
-	// because players measure bandwidth on part downloads.
+	// because players measure bandwidth on part downloads. Set
+	// http.Server.ConnContext to ConnContext so that each chunk is one
+	// write (see serve.go).
 	ChunkedParts bool
 }
 
