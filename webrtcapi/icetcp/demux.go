@@ -206,25 +206,27 @@ func (d *Demux) route(c net.Conn) {
 	closed := d.closed
 	d.mu.Unlock()
 	<-d.slots
+	// Each counter moves before the connection is handed over or closed,
+	// so whoever sees the connection's fate also sees it counted.
 	switch {
 	case closed:
 		c.Close()
 	case kind == ICE:
-		if d.ice.offer(c) {
-			d.stats.ice.Add(1)
-		} else {
-			c.Close()
+		d.stats.ice.Add(1)
+		if !d.ice.offer(c) {
+			d.stats.ice.Add(^uint64(0))
 			d.stats.dropped.Add(1)
+			c.Close()
 		}
 	case kind == Other:
-		if d.other.put(c, d.done) {
-			d.stats.other.Add(1)
-		} else {
+		d.stats.other.Add(1)
+		if !d.other.put(c, d.done) {
+			d.stats.other.Add(^uint64(0))
 			c.Close()
 		}
 	default:
-		c.Close()
 		d.stats.unclassified.Add(1)
+		c.Close()
 	}
 }
 
