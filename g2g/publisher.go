@@ -11,7 +11,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
+
+	"github.com/liveloop/liveloop/internal/serverproc"
 	"time"
 )
 
@@ -132,7 +133,7 @@ func (p *Publisher) Args() []string {
 func (p *Publisher) Run(ctx context.Context) error {
 	c := p.cfg
 	cmd := exec.Command(c.FFmpeg, p.Args()...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = serverproc.DieWithParent()
 	stderr := &tailBuffer{max: 4096}
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()

@@ -82,7 +82,7 @@ func (c *Conn) Detach() (fd int, buffered []byte, err error) {
 	}
 	fd = -1
 	cerr := raw.Control(func(s uintptr) {
-		fd, err = syscall.Dup(int(s))
+		fd, err = dupSocket(s)
 	})
 	if cerr != nil {
 		return -1, nil, cerr
@@ -90,7 +90,6 @@ func (c *Conn) Detach() (fd int, buffered []byte, err error) {
 	if err != nil {
 		return -1, nil, err
 	}
-	syscall.CloseOnExec(fd)
 	if n := c.br.Buffered(); n > 0 {
 		buffered, _ = c.br.Peek(n)
 		buffered = append([]byte(nil), buffered...)

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"syscall"
 	"time"
 )
 
@@ -115,16 +114,7 @@ func (c *Conn) signal() {
 // apply to a write that cannot block.
 func (c *Conn) tryWrite(b []byte) (n int, err error) {
 	cerr := c.raw.Control(func(fd uintptr) {
-		for {
-			n, err = syscall.Write(int(fd), b)
-			if err != syscall.EINTR {
-				break
-			}
-		}
-		if err == syscall.EAGAIN {
-			n, err = 0, nil
-		}
-		n = max(n, 0)
+		n, err = writeNow(fd, b)
 	})
 	if cerr != nil {
 		return 0, cerr

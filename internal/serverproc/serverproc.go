@@ -94,7 +94,7 @@ func Start(ctx context.Context, bin string, timeout time.Duration, extra ...stri
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout = s.log
 	cmd.Stderr = s.log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = DieWithParent()
 	if err := cmd.Start(); err != nil {
 		s.log.Close()
 		os.RemoveAll(dir)
