@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/liveloop/liveloop/server.Version=$(VERSION)
 
-.PHONY: all build run test deps vet lint gotest web web-check fuzz bench load load-floor load-hls load-hls-floor demo-clip clean
+.PHONY: all build run test deps vet lint gotest web web-check fuzz bench load load-floor load-hls load-hls-floor load-room-floor demo-clip clean
 
 all: build
 
@@ -75,6 +75,13 @@ load-hls: build $(LOAD_CLIP)
 
 load-hls-floor: build $(LOAD_CLIP)
 	./bin/liveloop-load --mode hls-floor --clip $(LOAD_CLIP) --viewers 500,1000,2000 --ramp 200 --duration 15s
+
+# The room's fan-out floor: 10,000 of the room mode's readers against a bare
+# process writing each a marker-sized WebSocket frame every 500 ms, from one
+# goroutine per CPU (the room mode's figure: --mode room --viewers 10000
+# --mark-interval 500ms --ramp 500 --duration 20s).
+load-room-floor: build
+	./bin/liveloop-load --mode room-floor --viewers 10000 --mark-interval 500ms --ramp 500 --duration 20s
 
 $(LOAD_CLIP):
 	@mkdir -p bin

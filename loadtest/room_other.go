@@ -4,6 +4,7 @@ package loadtest
 
 import (
 	"errors"
+	"net"
 	"time"
 
 	"github.com/liveloop/liveloop/websocket"
@@ -25,6 +26,10 @@ func newRoomPollers(int, func() time.Time) (*roomPollers, error) {
 func (*roomPollers) close() {}
 
 func (*roomClient) detach(*roomPollers, *websocket.Conn) error {
+	return errors.New("loadtest: no epoll")
+}
+
+func (*roomClient) attachConn(*roomPollers, net.Conn) error {
 	return errors.New("loadtest: no epoll")
 }
 

@@ -16,7 +16,9 @@
 // a blocking playlist reload and the hinted part, each held until the part
 // is complete and answered with one write) with the clip's parts, and the
 // tool's own LL-HLS viewers read them; its CPU is the floor under the hls
-// figures.
+// figures. --mode room-floor is the same for the room mode's fan-out: a bare
+// process writes one marker-sized WebSocket frame, stamped, to each of N
+// connections every mark interval, read by the room mode's own readers.
 // By default it starts the server itself (--server-bin) on free loopback
 // ports, with a fresh admin key; with --http, --rtmp and --server-pid it
 // measures a running one (--admin-key for the room mode).
@@ -27,6 +29,7 @@
 //	liveloop-load --mode room --viewers 1000,10000 --vote-rate 20000 --chat-rate 50 --react-rate 200
 //	liveloop-load --mode floor --viewers 100,500
 //	liveloop-load --mode hls-floor --viewers 500,1000,2000
+//	liveloop-load --mode room-floor --viewers 10000 --mark-interval 500ms --ramp 500
 //	liveloop-load --http 127.0.0.1:8080 --rtmp 127.0.0.1:1935 --server-pid 1234 --viewers 200
 //
 // The logic is in package loadtest.
@@ -73,6 +76,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == loadtest.HLSFloorServerArg {
 		return hlsFloorServer(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == loadtest.RoomFloorWriterArg {
+		return roomFloorWriter(ctx, args[1:], stderr)
+	}
 	fs := flag.NewFlagSet("liveloop-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -89,7 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		stream    = fs.String("stream", "load", "stream name")
 		clipPath  = fs.String("clip", "", "FLV file (H.264) to loop instead of the built-in demo clip")
 		bitrate   = fs.String("bitrate", "", "the clip's nominal bitrate, only reported")
-		mode      = fs.String("mode", loadtest.ModeWS, "clients: ws (WebSocket viewers), hls (LL-HLS viewers), whep (WebRTC viewers), room (viewer channels), floor (no server: the CPU of bare writes, one per viewer per frame), or hls-floor (no server: LL-HLS viewers against a bare process answering their requests)")
+		mode      = fs.String("mode", loadtest.ModeWS, "clients: ws (WebSocket viewers), hls (LL-HLS viewers), whep (WebRTC viewers), room (viewer channels), floor (no server: the CPU of bare writes, one per viewer per frame), hls-floor (no server: LL-HLS viewers against a bare process answering their requests), or room-floor (no server: viewer-channel readers of a bare process writing each a marker frame every mark interval)")
 		voteRate  = fs.Float64("vote-rate", 0, "room mode: votes per second, all clients together")
 		chatRate  = fs.Float64("chat-rate", 0, "room mode: chat messages per second, all clients together")
 		reactRate = fs.Float64("react-rate", 0, "room mode: reactions per second, all clients together")
@@ -156,6 +162,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *mode == modeHLSFloor {
 		return hlsFloor(ctx, *clipPath, counts, *ramp, *warmup, *duration, *connect, *jsonOut, stdout, stderr)
+	}
+	if *mode == modeRoomFloor {
+		return roomFloor(ctx, counts, *ramp, *markEvery, *warmup, *duration, *jsonOut, stdout, stderr)
 	}
 	// The whole run is bounded: phases plus generous slack.
 	bound := *settle + time.Minute
@@ -338,6 +347,58 @@ func hlsFloorServer(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "liveloop-load: hls floor server: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// modeRoomFloor runs no server: the room mode's readers against a bare
+// process writing them marker frames (see loadtest.RunRoomFloor).
+const modeRoomFloor = "room-floor"
+
+func roomFloor(ctx context.Context, counts []int, ramp float64, interval, warmup, duration time.Duration, jsonOut bool, stdout, stderr io.Writer) int {
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "liveloop-load: %v\n", err)
+		return 1
+	}
+	bound := time.Minute
+	for _, n := range counts {
+		bound += time.Duration(float64(n)/max(ramp, 1)*float64(time.Second)) + warmup + duration + 30*time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	points, err := loadtest.RunRoomFloor(ctx, loadtest.RoomFloorConfig{
+		Command: []string{exe, loadtest.RoomFloorWriterArg, "--mark-interval", interval.String()},
+		Viewers: counts, Ramp: ramp, Warmup: warmup, Duration: duration,
+	})
+	if len(points) > 0 {
+		if jsonOut {
+			loadtest.WriteRoomFloorTable(stderr, points)
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(points)
+		} else {
+			loadtest.WriteRoomFloorTable(stdout, points)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "liveloop-load: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// roomFloorWriter is the writing process of the room-floor mode.
+func roomFloorWriter(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet(loadtest.RoomFloorWriterArg, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	interval := fs.Duration("mark-interval", 500*time.Millisecond, "write a marker frame to every connection this often")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := loadtest.RoomFloorWriter(ctx, *interval, os.Stdout); err != nil {
+		fmt.Fprintf(stderr, "liveloop-load: room floor writer: %v\n", err)
 		return 1
 	}
 	return 0
