@@ -74,6 +74,13 @@ type Conn struct {
 	client bool // masks writes, expects unmasked reads
 
 	raw syscall.RawConn // nc's descriptor for Send's non-blocking writes; nil: Send queues
+	// tryWrite's call through raw, made once (a closure made per write
+	// costs three allocations), and its argument and results: the
+	// writer's, who has the turn.
+	rawWrite func(fd uintptr)
+	rwBuf    []byte
+	rwN      int
+	rwErr    error
 
 	// Writing (see send.go): wmu guards the fields below; the goroutine
 	// that set writing does the connection's I/O without holding wmu, and
@@ -152,6 +159,7 @@ func newConn(nc net.Conn, br *bufio.Reader, opt Options, client bool) *Conn {
 	c.wcond.L = &c.wmu
 	if sc, ok := nc.(syscall.Conn); ok && !client {
 		c.raw, _ = sc.SyscallConn()
+		c.rawWrite = func(fd uintptr) { c.rwN, c.rwErr = writeNow(fd, c.rwBuf) }
 	}
 	return c
 }

@@ -113,9 +113,10 @@ func (c *Conn) signal() {
 // progress, and a write deadline a blocking write left behind does not
 // apply to a write that cannot block.
 func (c *Conn) tryWrite(b []byte) (n int, err error) {
-	cerr := c.raw.Control(func(fd uintptr) {
-		n, err = writeNow(fd, b)
-	})
+	c.rwBuf, c.rwN, c.rwErr = b, 0, nil
+	cerr := c.raw.Control(c.rawWrite)
+	n, err = c.rwN, c.rwErr
+	c.rwBuf, c.rwErr = nil, nil
 	if cerr != nil {
 		return 0, cerr
 	}

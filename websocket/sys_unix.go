@@ -8,7 +8,7 @@ import "syscall"
 // returns how much the socket took, 0 when it would block.
 func writeNow(fd uintptr, b []byte) (n int, err error) {
 	for {
-		n, err = syscall.Write(int(fd), b)
+		n, err = sysWrite(fd, b)
 		if err != syscall.EINTR {
 			break
 		}
