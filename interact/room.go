@@ -53,8 +53,9 @@ type Room struct {
 	unacked      []*batch             // batches published, not yet acknowledged
 	batchID      uint64
 	subs         map[*Sub]struct{}
-	lanes        [][]*Sub // subs by fan-out worker, rebuilt (never modified) when lanesDirty
-	lanesDirty   bool
+	fanSubs      []*Sub // subs to fan out to, rebuilt (never modified) when fanDirty
+	fanDirty     bool
+	subSeq       uint64 // subscriptions made (Sub.id)
 	pending      []Out
 	lastFlush    time.Time
 	flushArm     bool
@@ -398,7 +399,7 @@ func (r *Room) handle(req any) {
 	case unsubscribeReq:
 		if _, ok := r.subs[q.sub]; ok {
 			delete(r.subs, q.sub)
-			r.lanesDirty = true
+			r.fanDirty = true
 			q.sub.stop()
 		}
 	case readReq:
@@ -438,10 +439,11 @@ func (r *Room) prepare(q prepareReq) prepareResp {
 
 func (r *Room) subscribe(since uint64, staff bool) *Sub {
 	s := &Sub{staff: staff, c: make(chan *Batch, r.rs.cfg.SubscriberQueue), room: r, skip: r.st.seq}
-	s.lane = r.rs.nextLane()
+	r.subSeq++
+	s.id = r.subSeq
 	s.last.Store(r.st.seq)
 	r.subs[s] = struct{}{}
-	r.lanesDirty = true
+	r.fanDirty = true
 	if since > 0 && since <= r.st.seq && since >= r.ringFloor {
 		var outs []Out
 		r.ringEach(func(o Out) {
@@ -519,7 +521,7 @@ func (r *Room) tick() {
 	for s := range r.subs {
 		if s.dead.Load() { // cut off by its fan-out worker
 			delete(r.subs, s)
-			r.lanesDirty = true
+			r.fanDirty = true
 		}
 	}
 	nc := r.rs.cfg.NATS
@@ -632,14 +634,12 @@ func (r *Room) flush() {
 	} else {
 		sb = pb
 	}
-	if r.lanesDirty {
-		r.lanes = r.rs.buildLanes(r.subs)
-		r.lanesDirty = false
+	if r.fanDirty {
+		r.fanSubs = fanList(r.subs)
+		r.fanDirty = false
 	}
-	for i, subs := range r.lanes {
-		if len(subs) > 0 {
-			r.rs.fanout(i, fanJob{public: pb, staff: sb, subs: subs})
-		}
+	if len(r.fanSubs) > 0 {
+		r.rs.fanout(newFanJob(pb, sb, r.fanSubs))
 	}
 	r.rs.metrics.batches.Add(1)
 }
@@ -673,7 +673,7 @@ func (r *Room) stopSubs() {
 		delete(r.subs, s)
 		s.stop()
 	}
-	r.lanes, r.lanesDirty = nil, false
+	r.fanSubs, r.fanDirty = nil, false
 }
 
 // stop tells the room's goroutine to end.

@@ -115,8 +115,8 @@ type Config struct {
 	// it is cut off (and resumes). Default 64.
 	SubscriberQueue int
 	// FanoutWorkers is the goroutines that hand the rooms' batches to
-	// their subscribers' sinks, each to a share of every room's
-	// subscribers. Default GOMAXPROCS.
+	// their subscribers' sinks, sharing out each batch's subscribers
+	// between them. Default GOMAXPROCS.
 	FanoutWorkers int
 	// EventRing is the recent events kept per room for resuming.
 	// Default 4096.
@@ -239,8 +239,7 @@ type Rooms struct {
 	wg       sync.WaitGroup
 	metrics  Metrics
 
-	lanes    []chan fanJob // one per fan-out worker
-	laneNext atomic.Uint64
+	lanes []chan *fanJob // one per fan-out worker
 }
 
 // Metrics counts what the rooms do; read them with Load.
@@ -327,9 +326,9 @@ func New(ctx context.Context, cfg Config) (*Rooms, error) {
 	rs.wg.Add(2)
 	go rs.runCues()
 	go rs.runSnapshots()
-	rs.lanes = make([]chan fanJob, cfg.FanoutWorkers)
+	rs.lanes = make([]chan *fanJob, cfg.FanoutWorkers)
 	for i := range rs.lanes {
-		rs.lanes[i] = make(chan fanJob, fanQueue)
+		rs.lanes[i] = make(chan *fanJob, fanQueue)
 		rs.wg.Go(func() { rs.runFanout(rs.lanes[i]) })
 	}
 	return rs, nil

@@ -89,7 +89,7 @@ type Sub struct {
 	// ({"type":"events","resumed":true,...}).
 	First []byte
 	staff bool
-	lane  int // the fan-out worker that delivers to it
+	id    uint64 // the room's count of subscriptions when it was made
 	c     chan *Batch
 	room  *Room
 	skip  uint64 // events up to this sequence are in First (the deliverer's)
