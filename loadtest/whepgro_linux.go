@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"time"
 	"unsafe"
 
 	"github.com/pion/transport/v4"
@@ -59,6 +60,29 @@ type groConn struct {
 	rest     []byte // datagrams not yet read
 	seg      int    // their size (the last may be shorter)
 	from     netip.AddrPort
+	readAt   time.Time // when the read that returned rest did
+	// log is the arrival log of the SSRC of the last marked packet.
+	log     *arrivalLog
+	logSSRC uint32
+}
+
+// noteArrival adds the read time of d, if it is a marked RTP packet of
+// an SSRC a viewer watches, to that SSRC's arrival log (see
+// arrivalLog). RTP, not RTCP (RFC 5761 4: second byte 192-223 is RTCP;
+// the viewers' payload types are 96 and up).
+func (c *groConn) noteArrival(d []byte) {
+	if len(d) < 12 || d[0]>>6 != 2 || d[1]&0x80 == 0 || d[1]&0x7f < 96 {
+		return
+	}
+	ssrc := binary.BigEndian.Uint32(d[8:12])
+	if c.log == nil || c.logSSRC != ssrc {
+		l := arrivalLogOf(ssrc)
+		if l == nil {
+			return // audio, or a track no viewer reads yet
+		}
+		c.log, c.logSSRC = l, ssrc
+	}
+	c.log.add(binary.BigEndian.Uint16(d[2:4]), c.readAt)
 }
 
 // ReadFromAddrPort is pion's allocation-free read.
@@ -69,8 +93,10 @@ func (c *groConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
 			return 0, from, err
 		}
 		c.rest, c.from, c.seg = c.buf[:n], from, groSegment(c.oob[:oobn], n)
+		c.readAt = time.Now()
 	}
 	seg := min(c.seg, len(c.rest))
+	c.noteArrival(c.rest[:seg])
 	n := copy(p, c.rest[:seg])
 	c.rest = c.rest[seg:]
 	return n, c.from, nil

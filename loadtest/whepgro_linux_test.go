@@ -72,3 +72,55 @@ func TestGROConn(t *testing.T) {
 		}
 	}
 }
+
+// TestGROConnArrivals: the socket reader notes the read time of the
+// marked RTP packets of a watched SSRC, and of nothing else (unmarked
+// packets, RTCP, SSRCs no viewer watches); the log forgets the oldest.
+func TestGROConnArrivals(t *testing.T) {
+	const watched, other = 0x1234, 0x5678
+	log, stop := watchArrivals(watched)
+	defer stop()
+	rtpPkt := func(ssrc uint32, seq uint16, marker bool) []byte {
+		p := make([]byte, 20)
+		p[0], p[1] = 0x80, 96
+		if marker {
+			p[1] |= 0x80
+		}
+		binary.BigEndian.PutUint16(p[2:], seq)
+		binary.BigEndian.PutUint32(p[8:], ssrc)
+		return p
+	}
+	rtcp := rtpPkt(watched, 7, false)
+	rtcp[1] = 200 // a sender report: its second byte reads as a marker
+	c := &groConn{}
+	at := time.Unix(100, 0)
+	for _, tc := range []struct {
+		pkt  []byte
+		seq  uint16
+		want bool
+	}{
+		{rtpPkt(watched, 1, true), 1, true},
+		{rtpPkt(watched, 2, false), 2, false},
+		{rtpPkt(other, 3, true), 3, false},
+		{rtcp, 7, false},
+		{rtpPkt(watched, 4, true), 4, true},
+	} {
+		at = at.Add(time.Millisecond)
+		c.readAt = at
+		c.noteArrival(tc.pkt)
+		got, ok := log.arrival(tc.seq)
+		if ok != tc.want || ok && !got.Equal(at) {
+			t.Errorf("seq %d: arrival %v, %v; want %v at %v", tc.seq, got, ok, tc.want, at)
+		}
+	}
+	for seq := uint16(10); seq < 10+uint16(len(log.seq)); seq++ {
+		c.noteArrival(rtpPkt(watched, seq, true))
+	}
+	if _, ok := log.arrival(1); ok {
+		t.Error("seq 1 still in a full log")
+	}
+	stop()
+	if arrivalLogOf(watched) != nil {
+		t.Error("log still registered after stop")
+	}
+}
