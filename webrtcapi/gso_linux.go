@@ -120,9 +120,22 @@ func (c *batchConn) sendRuns(conn *net.UDPConn, h *batchBuf, addr netip.AddrPort
 
 // send is RawConn.Write's function: one sendmmsg of the messages from
 // m.from. It reports false to wait until the socket is writable.
+//
+// The call is raw (RawSyscall6: the Go scheduler is not told): the socket
+// is non-blocking (O_NONBLOCK is the open file's, shared by the
+// duplicates), so the call never waits, it only works: tens to a few
+// hundred microseconds for a batch (on loopback the kernel delivers to
+// the peer inside it). Told, the runtime's monitor takes the processor
+// from a goroutine that has been 20 µs in the kernel and wakes another
+// thread to run the next session; on a machine whose cores are all
+// fanning out a frame that thread only competes with the one in the
+// kernel, and the hand-back is a second wake-up: at 100 WHEP viewers on
+// 2 cores, server CPU 2.42-2.47 to 1.87-2.43 ms/v·s and p99 latency
+// 8.8-9.9 to 6.9-8.6 ms. The price: the processor runs nothing else and
+// a stop-the-world waits while the call lasts.
 func (m *mmsg) send(fd uintptr) bool {
 	msgs := m.msgs[m.from:]
-	n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), 0, 0, 0)
+	n, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), 0, 0, 0)
 	switch errno {
 	case unix.EAGAIN:
 		return false
