@@ -3,6 +3,7 @@ package interact
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -124,4 +125,47 @@ func TestAttachAfterCutOff(t *testing.T) {
 		t.Fatalf("Attach: %v, want ErrCutOff", err)
 	}
 	sub.Close()
+}
+
+// TestFanoutSharedInOrder: workers sharing each job's subscribers out in
+// chunks still give every subscriber every batch, in the room's order,
+// however the chunks fall between them.
+func TestFanoutSharedInOrder(t *testing.T) {
+	const workers, nsubs, nbatches = 4, 5*fanChunk + 7, 60
+	rs := &Rooms{quit: make(chan struct{})}
+	rs.lanes = make([]chan *fanJob, workers)
+	for i := range rs.lanes {
+		rs.lanes[i] = make(chan *fanJob, fanQueue)
+		rs.wg.Go(func() { rs.runFanout(rs.lanes[i]) })
+	}
+	defer func() {
+		close(rs.quit)
+		rs.wg.Wait()
+	}()
+	subs := make(map[*Sub]struct{}, nsubs)
+	sinks := make([]*sinkRec, nsubs)
+	for i := range nsubs {
+		sinks[i] = &sinkRec{got: make(chan struct{}, 1)}
+		s := &Sub{id: uint64(i + 1), c: make(chan *Batch, 1), sink: sinks[i]}
+		s.attached.Store(true)
+		subs[s] = struct{}{}
+	}
+	list := fanList(subs)
+	for i := 1; i < len(list); i++ {
+		if list[i-1].id >= list[i].id {
+			t.Fatalf("fan-out list not in subscription order at %d", i)
+		}
+	}
+	for seq := range uint64(nbatches) {
+		b := newBatch([]Out{{Seq: seq + 1, Type: "chat.message", Data: ChatMessage{Text: strconv.FormatUint(seq, 10)}}})
+		rs.fanout(newFanJob(b, b, list))
+	}
+	for i, s := range sinks {
+		waitFor(t, func() bool { return len(s.list()) == nbatches })
+		for j, text := range s.list() {
+			if text != strconv.Itoa(j) {
+				t.Fatalf("subscriber %d: batch %d is %q, want %d: %v", i, j, text, j, s.list())
+			}
+		}
+	}
 }
