@@ -121,7 +121,7 @@ func NewTransport(cfg Config) (*Transport, error) {
 		if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP.IsLoopback() {
 			se.SetIncludeLoopbackCandidate(true)
 		}
-		se.SetICETCPMux(t.tcp)
+		se.SetICETCPMux(quietTCPMux{t.tcp})
 		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
 	}
 	se.SetNetworkTypes(networks)

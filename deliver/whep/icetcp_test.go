@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -78,4 +79,48 @@ func hasTCPCandidate(sdp, port string) bool {
 		}
 	}
 	return false
+}
+
+// TestUDPViewerReleasesICETCP: a viewer that connects over UDP while the
+// server also offers ICE-TCP on the HTTP port has its passive TCP
+// candidate closed once connected (no goroutine of pion's TCP mux waits on
+// it any more), and plays on.
+func TestUDPViewerReleasesICETCP(t *testing.T) {
+	webrtctest.CheckLeaks(t)
+	p := newPipeline(t, false)
+	p.publishDemo(t, "demo")
+	p.waitTracks(t, "demo", 2)
+	_, httpPort, err := net.SplitHostPort(strings.TrimPrefix(p.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	c := newClient(t, clientOpts{noAudio: true})
+	c.play(p.url, "demo")
+	if !hasTCPCandidate(c.answer, httpPort) {
+		t.Fatalf("the answer has no passive TCP candidate on the HTTP port %s:\n%s", httpPort, c.answer)
+	}
+	if err := wait(c.connected, 10*time.Second); err != nil {
+		t.Fatal("peer never connected")
+	}
+	pair, err := c.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Local.Protocol != webrtc.ICEProtocolUDP {
+		t.Fatalf("selected pair %v, %v: want UDP", pair, err)
+	}
+	webrtctest.WaitFor(t, 10*time.Second, "the TCP candidate closed", func() bool {
+		return tcpMuxWaiters() == 0
+	})
+	frames := c.videoFrames.Load()
+	webrtctest.WaitFor(t, 10*time.Second, "30 more video frames", func() bool { return c.videoFrames.Load() >= frames+30 })
+	if code := c.delete(p.url); code != http.StatusOK {
+		t.Errorf("DELETE: %d", code)
+	}
+}
+
+// tcpMuxWaiters counts the goroutines with which pion's ICE-TCP mux waits
+// for one of its candidate connections to close.
+func tcpMuxWaiters() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "ice/v4.(*TCPMuxDefault).createConn.func1")
 }

@@ -252,7 +252,7 @@ func New(cfg Config) (*Handler, error) {
 	h.api = webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir))
 	h.res, err = resource.New(resource.Config{
 		Name: "whep", Prefix: cfg.Prefix, API: h.api, Accept: h.accept, Logger: cfg.Logger,
-		ConnectTimeout: cfg.ConnectTimeout, Now: cfg.Now,
+		ConnectTimeout: cfg.ConnectTimeout, Now: cfg.Now, Connected: tr.ReleaseUnusedTCP,
 		Codes: []resource.Code{{Err: ErrNotFound, Status: http.StatusNotFound, Code: "not_found"}},
 	})
 	if err != nil {

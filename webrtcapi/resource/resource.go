@@ -116,6 +116,11 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// Now is the clock of Session.ConnectedAt. Default time.Now.
 	Now func() time.Time
+	// Connected, if set, is called once a session's peer has connected
+	// (ICE and DTLS), from the session's supervisor goroutine: e.g.
+	// webrtcapi.Transport.ReleaseUnusedTCP, which frees the ICE-TCP
+	// candidate of a peer that connected over UDP.
+	Connected func(pc *webrtc.PeerConnection)
 }
 
 // Code maps an error to the response a client gets.

@@ -176,6 +176,9 @@ func (s *Session) supervise() {
 	t := time.NewTimer(s.srv.cfg.ConnectTimeout)
 	select {
 	case <-s.connected:
+		if s.srv.cfg.Connected != nil {
+			s.srv.cfg.Connected(s.pc)
+		}
 	case <-t.C:
 		s.srv.timeouts.Add(1)
 		s.End("peer did not connect in time")
