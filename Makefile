@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/liveloop/liveloop/server.Version=$(VERSION)
 
-.PHONY: all build run test deps vet lint gotest web web-check fuzz bench load load-floor load-hls load-hls-floor load-room-floor demo-clip clean
+.PHONY: all build run test deps vet lint gotest web web-check fuzz bench load load-floor load-hls load-hls-floor load-whep load-room load-room-floor demo-clip clean
 
 all: build
 
@@ -75,6 +75,16 @@ load-hls: build $(LOAD_CLIP)
 
 load-hls-floor: build $(LOAD_CLIP)
 	./bin/liveloop-load --mode hls-floor --clip $(LOAD_CLIP) --viewers 500,1000,2000 --ramp 200 --duration 15s
+
+# WebRTC: 100 WHEP viewers (pion) of the 2.5 Mbit/s clip with Opus audio.
+load-whep: build $(LOAD_CLIP)
+	./bin/liveloop-load --server-bin ./bin/liveloop --mode whep --clip $(LOAD_CLIP) --bitrate 2.5M --viewers 100 --duration 20s
+
+# Rooms: the host's marker reaching 10,000 viewer channels, then 1,000
+# viewers voting 20,000 times a second.
+load-room: build
+	./bin/liveloop-load --server-bin ./bin/liveloop --mode room --viewers 10000 --mark-interval 500ms --ramp 500 --duration 20s
+	./bin/liveloop-load --server-bin ./bin/liveloop --mode room --viewers 1000 --vote-rate 20000 --duration 20s
 
 # The room's fan-out floor: 10,000 of the room mode's readers against a bare
 # process writing each a marker-sized WebSocket frame every 500 ms, from one
