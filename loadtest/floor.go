@@ -8,11 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -189,41 +186,9 @@ type FloorConfig struct {
 // readers, warms up, and measures the writer's CPU and the frames'
 // delivery latency over the window.
 func RunFloor(ctx context.Context, cfg FloorConfig) ([]FloorPoint, error) {
-	if len(cfg.Command) == 0 || len(cfg.Viewers) == 0 {
-		return nil, fmt.Errorf("%w: the floor needs a writer command and viewer counts", ErrConfig)
-	}
-	for _, n := range cfg.Viewers {
-		if n < 1 || n > MaxViewers {
-			return nil, fmt.Errorf("%w: viewers %d: want 1 to %d", ErrConfig, n, MaxViewers)
-		}
-	}
-	cmd := exec.CommandContext(ctx, cfg.Command[0], cfg.Command[1:]...)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("loadtest: floor writer: %w", err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	}()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
-	if err != nil || !ok {
-		return nil, fmt.Errorf("loadtest: floor writer did not start: %q %v", line, err)
-	}
-	var points []FloorPoint
-	for _, n := range cfg.Viewers {
-		p, err := floorPoint(ctx, cfg, cmd.Process.Pid, addr, n)
-		if err != nil {
-			return points, err
-		}
-		points = append(points, p)
-	}
-	return points, nil
+	return runFloorProcess(ctx, "floor writer", cfg.Command, cfg.Viewers, func(pid int, addr string, n int) (FloorPoint, error) {
+		return floorPoint(ctx, cfg, pid, addr, n)
+	})
 }
 
 func floorPoint(ctx context.Context, cfg FloorConfig, pid int, addr string, n int) (FloorPoint, error) {

@@ -1,7 +1,6 @@
 package loadtest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -9,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -479,44 +476,12 @@ type HLSFloorConfig struct {
 // that many of the load tool's LL-HLS viewers against it, warms up, and
 // measures the process's CPU and the viewers' figures over the window.
 func RunHLSFloor(ctx context.Context, cfg HLSFloorConfig) ([]HLSFloorPoint, error) {
-	if len(cfg.Command) == 0 || len(cfg.Viewers) == 0 {
-		return nil, fmt.Errorf("%w: the LL-HLS floor needs a server command and viewer counts", ErrConfig)
-	}
-	for _, n := range cfg.Viewers {
-		if n < 1 || n > MaxViewers {
-			return nil, fmt.Errorf("%w: viewers %d: want 1 to %d", ErrConfig, n, MaxViewers)
-		}
-	}
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 10 * time.Second
 	}
-	cmd := exec.CommandContext(ctx, cfg.Command[0], cfg.Command[1:]...)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("loadtest: hls floor server: %w", err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	}()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
-	if err != nil || !ok {
-		return nil, fmt.Errorf("loadtest: hls floor server did not start: %q %v", line, err)
-	}
-	var points []HLSFloorPoint
-	for _, n := range cfg.Viewers {
-		p, err := hlsFloorPoint(ctx, cfg, cmd.Process.Pid, addr, n)
-		if err != nil {
-			return points, err
-		}
-		points = append(points, p)
-	}
-	return points, nil
+	return runFloorProcess(ctx, "LL-HLS floor server", cfg.Command, cfg.Viewers, func(pid int, addr string, n int) (HLSFloorPoint, error) {
+		return hlsFloorPoint(ctx, cfg, pid, addr, n)
+	})
 }
 
 func hlsFloorPoint(ctx context.Context, fc HLSFloorConfig, pid int, addr string, n int) (HLSFloorPoint, error) {
@@ -540,57 +505,27 @@ func hlsFloorPoint(ctx context.Context, fc HLSFloorConfig, pid int, addr string,
 		members = append(members, m)
 		vwg.Go(func() { run(vctx) })
 	}
-	deadline := time.NewTimer(fc.ConnectTimeout)
-	defer deadline.Stop()
-	expired := false
-	for _, m := range members {
-		if !expired {
-			select {
-			case <-m.started:
-			case <-m.exited:
-			case <-deadline.C:
-				expired = true
-			case <-ctx.Done():
-				return p, ctx.Err()
-			}
-		}
-		select {
-		case <-m.started:
-			p.Connected++
-		default:
-		}
+	started, err := awaitStarts(ctx, members, fc.ConnectTimeout)
+	if err != nil {
+		return p, err
 	}
+	p.Connected = len(started)
 	if p.Connected == 0 {
 		vcancel()
 		vwg.Wait()
 		return p, fmt.Errorf("loadtest: no LL-HLS floor viewer started: %v", firstErrs(members, 1))
 	}
-	if err := sleep(ctx, fc.Warmup); err != nil {
-		return p, err
-	}
-	a.reset()
-	s0, err := takeSample(cfg, nil)
+	w, err := measureFloorWindow(ctx, cfg, fc.Warmup, fc.Duration, a.reset)
 	if err != nil {
 		return p, err
 	}
-	if err := sleep(ctx, fc.Duration); err != nil {
-		return p, err
-	}
-	s1, err := takeSample(cfg, nil)
-	if err != nil {
-		return p, err
-	}
-	wall := s1.wall.Sub(s0.wall).Seconds()
+	wall, cpu := w.wall, w.cpu
 	var pt Point
 	pt.Viewers, pt.Connected = n, p.Connected
 	a.collect(&pt, wall)
-	cpu := (s1.serverCPU - s0.serverCPU).Seconds()
-	self := (s1.selfCPU - s0.selfCPU).Seconds()
 	p.WallSeconds = wall
-	p.FloorCPUPercent = 100 * cpu / wall
+	p.FloorCPUPercent, p.ClientCPUPercent, p.OtherCPUPercent = w.floorPct, w.clientPct, w.otherPct
 	p.FloorCPUPer1000 = p.FloorCPUPercent * 1000 / float64(n)
-	p.ClientCPUPercent = 100 * self / wall
-	p.OtherCPUPercent = max(0, 100*(s1.sysBusy-s0.sysBusy).Seconds()/wall-p.FloorCPUPercent-p.ClientCPUPercent)
 	p.HLS = *pt.HLS
 	p.HLS.ServerCPUPer1000Pct = p.FloorCPUPer1000
 	if p.HLS.Requests > 0 {

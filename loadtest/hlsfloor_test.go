@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"testing"
@@ -43,4 +44,17 @@ func TestRunHLSFloor(t *testing.T) {
 	if p.Latency.N < 3*30 || p.Loss != 0 {
 		t.Errorf("latency %+v, loss %v: want every frame (about 3×60), stamped", p.Latency, p.Loss)
 	}
+}
+
+// FuzzHLSFloorDirectives: the floor server's query reader never panics,
+// and finds _HLS_msn only where the query has it.
+func FuzzHLSFloorDirectives(f *testing.F) {
+	f.Add([]byte("_HLS_msn=12&_HLS_part=3"))
+	f.Add([]byte("_HLS_part=3&_HLS_msn=x&_HLS_skip=YES"))
+	f.Add([]byte("&&=&_HLS_msn=99999999999999999999"))
+	f.Fuzz(func(t *testing.T, q []byte) {
+		if _, _, ok := hlsFloorDirectives(q); ok && !bytes.Contains(q, []byte("_HLS_msn=")) {
+			t.Fatalf("_HLS_msn found in %q", q)
+		}
+	})
 }

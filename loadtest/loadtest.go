@@ -513,26 +513,13 @@ func runPoint(ctx context.Context, cfg *Config, pub *Publisher, n int) (*Point, 
 	}
 	// Wait for every client's start (or its failure), then take whatever
 	// has arrived when the deadline passes.
-	deadline := time.NewTimer(cfg.ConnectTimeout)
-	defer deadline.Stop()
-	startups := make([]time.Duration, 0, n)
-	expired := false
-	for _, m := range members {
-		if !expired {
-			select {
-			case <-m.started:
-			case <-m.exited:
-			case <-deadline.C:
-				expired = true
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}
-		select {
-		case <-m.started:
-			startups = append(startups, m.startup)
-		default:
-		}
+	started, err := awaitStarts(ctx, members, cfg.ConnectTimeout)
+	if err != nil {
+		return nil, err
+	}
+	startups := make([]time.Duration, 0, len(started))
+	for _, m := range started {
+		startups = append(startups, m.startup)
 	}
 	p.Connected = len(startups)
 	p.Startup = exactQuantiles(startups)
@@ -690,4 +677,31 @@ func firstErrs(ms []*member, k int) []string {
 		out[i] = fmt.Sprintf("%d× %s", count[e], e)
 	}
 	return out
+}
+
+// awaitStarts waits for each member's start or failure, for up to timeout
+// in all, and returns the members that started.
+func awaitStarts(ctx context.Context, members []*member, timeout time.Duration) ([]*member, error) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	started := make([]*member, 0, len(members))
+	expired := false
+	for _, m := range members {
+		if !expired {
+			select {
+			case <-m.started:
+			case <-m.exited:
+			case <-deadline.C:
+				expired = true
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		select {
+		case <-m.started:
+			started = append(started, m)
+		default:
+		}
+	}
+	return started, nil
 }

@@ -238,7 +238,7 @@ func (a *roomAudience) begin(ctx context.Context, wg *sync.WaitGroup) error {
 		return fmt.Errorf("loadtest: host session: %w", err)
 	}
 	dctx, cancel := context.WithTimeout(ctx, a.cfg.ConnectTimeout)
-	conn, err := websocket.Dial(dctx, a.wsURL+"?token="+url.QueryEscape(sess.Token), websocket.Options{MaxMessage: 64 << 20})
+	conn, err := websocket.Dial(dctx, a.wsURL+"?token="+url.QueryEscape(sess.Token), websocket.Options{MaxMessage: roomMaxMessage})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("loadtest: host channel: %w", err)
@@ -481,7 +481,7 @@ func (c *roomClient) play(ctx context.Context) error {
 	cfg := c.a.cfg
 	t0 := cfg.Now()
 	dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
-	conn, err := websocket.Dial(dctx, c.a.wsURL+"?name=load-"+strconv.Itoa(c.idx), websocket.Options{MaxMessage: 64 << 20})
+	conn, err := websocket.Dial(dctx, c.a.wsURL+"?name=load-"+strconv.Itoa(c.idx), websocket.Options{MaxMessage: roomMaxMessage})
 	cancel()
 	if err != nil {
 		return err
@@ -652,5 +652,36 @@ func (a *roomAudience) collect(p *Point, wall float64) {
 func (a *roomAudience) close() {
 	if a.pollers != nil {
 		a.pollers.close()
+	}
+}
+
+// roomMaxMessage bounds a viewer-channel message the room clients take.
+const roomMaxMessage = 64 << 20
+
+// splitFrames hands each whole server frame at the front of data to fn
+// (its opcode and payload) until fn returns false, and returns what is
+// left: an incomplete frame, to complete with the next read. A frame
+// longer than max is an error, so a bad length cannot grow the
+// remainder without bound.
+func splitFrames(data []byte, max uint64, fn func(op byte, msg []byte) bool) ([]byte, error) {
+	for {
+		h, hl, err := websocket.ParseHeader(data)
+		if errors.Is(err, websocket.ErrNeedMore) {
+			return data, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if h.Length > max {
+			return nil, fmt.Errorf("loadtest: a %d-byte message, over %d", h.Length, max)
+		}
+		if uint64(len(data)-hl) < h.Length {
+			return data, nil
+		}
+		msg := data[hl : hl+int(h.Length)]
+		data = data[hl+int(h.Length):]
+		if !fn(h.Opcode, msg) {
+			return data, nil
+		}
 	}
 }

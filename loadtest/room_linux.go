@@ -251,26 +251,26 @@ func (c *roomClient) parse(data []byte, recv time.Time) bool {
 		s.left = append(s.left, data...)
 		data = s.left
 	}
-	for {
-		h, hl, err := websocket.ParseHeader(data)
-		if errors.Is(err, websocket.ErrNeedMore) || err == nil && uint64(len(data)-hl) < h.Length {
-			break
-		}
-		if err != nil {
-			s.end(err)
-			return false
-		}
-		msg := data[hl : hl+int(h.Length)]
-		data = data[hl+int(h.Length):]
-		switch h.Opcode {
+	closed := false
+	rest, err := splitFrames(data, roomMaxMessage, func(op byte, msg []byte) bool {
+		switch op {
 		case websocket.OpText:
 			c.handle(msg, recv)
 		case websocket.OpClose:
-			s.end(errors.New("loadtest: closed by the server"))
+			closed = true
 			return false
 		}
+		return true
+	})
+	switch {
+	case err != nil:
+		s.end(err)
+		return false
+	case closed:
+		s.end(errors.New("loadtest: closed by the server"))
+		return false
 	}
-	s.left = append(s.left[:0], data...)
+	s.left = append(s.left[:0], rest...)
 	return true
 }
 

@@ -1,18 +1,14 @@
 package loadtest
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -192,41 +188,9 @@ type RoomFloorConfig struct {
 // measures the process's CPU and the frames' fan-out latency over the
 // window. It needs the room mode's epoll readers (Linux).
 func RunRoomFloor(ctx context.Context, cfg RoomFloorConfig) ([]RoomFloorPoint, error) {
-	if len(cfg.Command) == 0 || len(cfg.Viewers) == 0 {
-		return nil, fmt.Errorf("%w: the room floor needs a writer command and viewer counts", ErrConfig)
-	}
-	for _, n := range cfg.Viewers {
-		if n < 1 || n > MaxViewers {
-			return nil, fmt.Errorf("%w: viewers %d: want 1 to %d", ErrConfig, n, MaxViewers)
-		}
-	}
-	cmd := exec.CommandContext(ctx, cfg.Command[0], cfg.Command[1:]...)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("loadtest: room floor writer: %w", err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	}()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
-	if err != nil || !ok {
-		return nil, fmt.Errorf("loadtest: room floor writer did not start: %q %v", line, err)
-	}
-	var points []RoomFloorPoint
-	for _, n := range cfg.Viewers {
-		p, err := roomFloorPoint(ctx, cfg, cmd.Process.Pid, addr, n)
-		if err != nil {
-			return points, err
-		}
-		points = append(points, p)
-	}
-	return points, nil
+	return runFloorProcess(ctx, "room floor writer", cfg.Command, cfg.Viewers, func(pid int, addr string, n int) (RoomFloorPoint, error) {
+		return roomFloorPoint(ctx, cfg, pid, addr, n)
+	})
 }
 
 func roomFloorPoint(ctx context.Context, fc RoomFloorConfig, pid int, addr string, n int) (RoomFloorPoint, error) {
@@ -264,30 +228,15 @@ func roomFloorPoint(ctx context.Context, fc RoomFloorConfig, pid int, addr strin
 		a.clients = append(a.clients, c)
 	}
 	p.Connected = len(a.clients)
-	if err := sleep(ctx, fc.Warmup); err != nil {
-		return p, err
-	}
-	a.reset()
-	s0, err := takeSample(cfg, nil)
+	w, err := measureFloorWindow(ctx, cfg, fc.Warmup, fc.Duration, a.reset)
 	if err != nil {
 		return p, err
 	}
-	if err := sleep(ctx, fc.Duration); err != nil {
-		return p, err
-	}
-	s1, err := takeSample(cfg, nil)
-	if err != nil {
-		return p, err
-	}
-	wall := s1.wall.Sub(s0.wall).Seconds()
+	wall, cpu := w.wall, w.cpu
 	var pt Point
 	a.collect(&pt, wall)
-	cpu := (s1.serverCPU - s0.serverCPU).Seconds()
-	self := (s1.selfCPU - s0.selfCPU).Seconds()
 	p.WallSeconds = wall
-	p.FloorCPUPercent = 100 * cpu / wall
-	p.ClientCPUPercent = 100 * self / wall
-	p.OtherCPUPercent = max(0, 100*(s1.sysBusy-s0.sysBusy).Seconds()/wall-p.FloorCPUPercent-p.ClientCPUPercent)
+	p.FloorCPUPercent, p.ClientCPUPercent, p.OtherCPUPercent = w.floorPct, w.clientPct, w.otherPct
 	p.Fanout = pt.Room.Fanout
 	p.Deliveries = pt.Room.MarkerDeliveries
 	p.DeliveriesPerClientSec = float64(p.Deliveries) / wall / float64(n)

@@ -270,13 +270,7 @@ func floorWriter(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	clip, err := demo.Builtin()
-	if *clipPath != "" {
-		var b []byte
-		if b, err = os.ReadFile(*clipPath); err == nil {
-			clip, err = demo.Parse(b)
-		}
-	}
+	clip, err := readClip(*clipPath)
 	if err == nil {
 		err = loadtest.FloorWriter(ctx, clip, stdout)
 	}
@@ -335,13 +329,7 @@ func hlsFloorServer(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	clip, err := demo.Builtin()
-	if *clipPath != "" {
-		var b []byte
-		if b, err = os.ReadFile(*clipPath); err == nil {
-			clip, err = demo.Parse(b)
-		}
-	}
+	clip, err := readClip(*clipPath)
 	if err == nil {
 		err = loadtest.HLSFloorServer(ctx, clip, stdout)
 	}
@@ -414,4 +402,17 @@ func parseCounts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// readClip reads the FLV file at path, or the built-in demo clip when
+// path is empty.
+func readClip(path string) (*demo.Clip, error) {
+	if path == "" {
+		return demo.Builtin()
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return demo.Parse(b)
 }
