@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/pion/logging"
 )
@@ -12,10 +13,20 @@ import (
 // log: errors as warnings, the rest at debug level.
 func NewLoggerFactory(log *slog.Logger) logging.LoggerFactory { return &pionLoggerFactory{log: log} }
 
-type pionLoggerFactory struct{ log *slog.Logger }
+// pionLoggerFactory makes one logger per scope and hands it to every
+// PeerConnection: pion asks for about ten for each, and a logger of its
+// own (a copy of the handler's state) cost every viewer 2 KB.
+type pionLoggerFactory struct {
+	log    *slog.Logger
+	scopes sync.Map // scope to *pionLogger
+}
 
 func (f *pionLoggerFactory) NewLogger(scope string) logging.LeveledLogger {
-	return &pionLogger{log: f.log.With("scope", scope)}
+	if l, ok := f.scopes.Load(scope); ok {
+		return l.(*pionLogger)
+	}
+	l, _ := f.scopes.LoadOrStore(scope, &pionLogger{log: f.log.With("scope", scope)})
+	return l.(*pionLogger)
 }
 
 type pionLogger struct{ log *slog.Logger }

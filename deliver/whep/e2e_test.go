@@ -9,6 +9,7 @@ import (
 
 	"github.com/pion/rtcp"
 
+	"github.com/liveloop/liveloop/deliver/whep"
 	"github.com/liveloop/liveloop/internal/webrtctest"
 	"github.com/liveloop/liveloop/media/h264"
 )
@@ -62,6 +63,9 @@ func TestFFmpegToPionViewer(t *testing.T) {
 	}
 	if st := p.whep.Stats(); st.Sessions != 0 {
 		t.Errorf("after DELETE: %d sessions", st.Sessions)
+	}
+	if n := whep.HeldSSRCs(p.whep); n != 0 {
+		t.Errorf("after DELETE: %d SSRCs held", n)
 	}
 	if code := c.delete(p.url); code != http.StatusNotFound {
 		t.Errorf("second DELETE: %d, want 404", code)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liveloop/liveloop/deliver/whep"
 	"github.com/liveloop/liveloop/internal/webrtctest"
 	"github.com/liveloop/liveloop/media"
 )
@@ -91,6 +92,9 @@ func TestErrors(t *testing.T) {
 	}
 	if n := p.whep.Stats().Sessions; n != 0 {
 		t.Errorf("%d sessions after refused offers", n)
+	}
+	if n := whep.HeldSSRCs(p.whep); n != 0 {
+		t.Errorf("%d SSRCs held after refused offers", n)
 	}
 
 	// Unknown session resources.

@@ -2,6 +2,7 @@ package whep
 
 import (
 	"encoding/binary"
+	"slices"
 	"time"
 
 	"github.com/liveloop/liveloop/media/h264"
@@ -58,18 +59,24 @@ func appendH264Payloads(dst [][]byte, scratch []byte, nalus [][]byte, size, firs
 	// Reserve the worst case up front so that the heads cut from scratch
 	// stay valid: every NAL unit in a STAP-A (its bytes, a 2-byte length,
 	// a STAP-A header), every fragment a 2-byte FU header.
-	need := 0
+	// The payloads are counted too (at most), so that dst grows once: a
+	// hub frame keeps its payloads as long as the hub keeps the frame.
+	need, pays := 0, 0
 	for _, n := range nalus {
 		if len(n) <= size {
 			need += len(n) + 3
+			pays++
 		} else {
-			need += 2 * (len(n)/(size-2) + 1)
+			k := len(n)/(size-2) + 2
+			need += 2 * k
+			pays += k
 		}
 	}
 	if cap(scratch) < need {
 		scratch = make([]byte, 0, need)
 	}
 	scratch = scratch[:0]
+	dst = slices.Grow(dst, 2*pays)
 
 	var group [][]byte // NAL units waiting to go in one STAP-A
 	groupSize := 1     // STAP-A header
@@ -141,15 +148,14 @@ func appendH264Payloads(dst [][]byte, scratch []byte, nalus [][]byte, size, firs
 
 // joinPayload returns the payload of head and body: one of them if the
 // other is empty, else the two copied into buf (grown if needed).
-func joinPayload(buf, head, body []byte) (payload, newBuf []byte) {
+func joinPayload(buf, head, body []byte) []byte {
 	switch {
 	case len(head) == 0:
-		return body, buf
+		return body
 	case len(body) == 0:
-		return head, buf
+		return head
 	}
-	buf = append(append(buf[:0], head...), body...)
-	return buf, buf
+	return append(append(buf[:0], head...), body...)
 }
 
 // accessUnit returns the NAL units of an AVCC frame (4-byte lengths) to

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/liveloop/liveloop/hub"
@@ -49,6 +48,7 @@ type session struct {
 	// the main subscriber; otherwise a companion stream is looked for.
 	audioFromStream bool
 	keyframe        chan struct{} // PLI or FIR arrived
+	ssrcs           []uint32      // claimed from the handler (see rtcp.go)
 
 	// cues, if the offer has a data channel section: the cue channel,
 	// and the Seq of the stream's newest packet when the offer came.
@@ -137,17 +137,23 @@ func (s *session) Negotiate(rs *resource.Session) error {
 		pc.OnDataChannel(s.cues.accept)
 	}
 	msid := "liveloop"
+	// Each sender's SSRC is claimed from the handler, the video's for its
+	// RTCP sink (see rtcp.go); Ended gives them back.
 	if s.sendVideo {
 		s.video = newRTPTrack(webrtc.RTPCodecTypeVideo, webrtc.MimeTypeH264, "video", msid)
 		s.video.pt = webrtc.PayloadType(s.chosen.PayloadType)
 		s.video.hist = newHistory(s.h.cfg.NACKBuffer)
-		if _, err := pc.AddTransceiverFromTrack(s.video, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		s.ssrcs = append(s.ssrcs, s.h.claimSSRC(&rtcpSink{s: s}))
+		if _, err := pc.AddTransceiverFromTrack(s.video, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly,
+			SendEncodings: sendEncoding(s.ssrcs[len(s.ssrcs)-1])}); err != nil {
 			return err
 		}
 	}
 	if s.sendAudio {
 		s.audio = newRTPTrack(webrtc.RTPCodecTypeAudio, webrtc.MimeTypeOpus, "audio", msid)
-		if _, err := pc.AddTransceiverFromTrack(s.audio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		s.ssrcs = append(s.ssrcs, s.h.claimSSRC(nil))
+		if _, err := pc.AddTransceiverFromTrack(s.audio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly,
+			SendEncodings: sendEncoding(s.ssrcs[len(s.ssrcs)-1])}); err != nil {
 			return err
 		}
 	}
@@ -155,20 +161,10 @@ func (s *session) Negotiate(rs *resource.Session) error {
 		return err
 	}
 	for _, tr := range pc.GetTransceivers() {
-		snd := tr.Sender()
-		if snd == nil || snd.Track() == nil {
-			continue
-		}
-		if snd.Track() == s.video {
+		if snd := tr.Sender(); snd != nil && snd.Track() != nil && snd.Track() == s.video {
 			if err := tr.SetCodecPreferences([]webrtc.RTPCodecParameters{s.chosen.Parameters(webrtc.MimeTypeH264)}); err != nil {
 				return fmt.Errorf("whep: %w: %v", ErrNoCodec, err)
 			}
-		}
-		// Only the video's RTCP asks for anything (NACK, PLI, FIR); the
-		// audio's (receiver reports) waits unread in a small buffer (see
-		// rtcpBufferSize), a goroutine less per viewer.
-		if t, _ := snd.Track().(*rtpTrack); t == s.video {
-			rs.Go(func() { s.readRTCP(snd, t) })
 		}
 	}
 	return nil
@@ -181,69 +177,11 @@ func (s *session) Start() error {
 	return nil
 }
 
-// Ended has nothing to release: the workers unsubscribed as they returned.
-func (s *session) Ended() {}
-
-// readRTCP reads the RTCP of the video's sender: it answers the NACKs of
-// its track from the history and turns PLI and FIR into keyframe requests.
-// Every sender gets every packet of a compound RTCP packet that names its
-// SSRC (a receiver report covers both tracks), so each acts only on what
-// is addressed to its own track.
-func (s *session) readRTCP(snd *webrtc.RTPSender, t *rtpTrack) {
-	buf := make([]byte, 1500)
-	var out packetWriter // retransmissions; the track's writer has its own
-	for {
-		n, _, err := snd.Read(buf)
-		if err != nil {
-			return
-		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
-			continue
-		}
-		b := t.bindingOrNil()
-		if b == nil {
-			continue
-		}
-		for _, p := range pkts {
-			switch p := p.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				if t.kind != webrtc.RTPCodecTypeVideo {
-					continue
-				}
-				s.h.stats.keyframeRequests.Add(1)
-				select {
-				case s.keyframe <- struct{}{}:
-				default:
-				}
-			case *rtcp.TransportLayerNack:
-				if p.MediaSSRC != b.ssrc {
-					continue
-				}
-				s.h.stats.nacks.Add(1)
-				if t.hist != nil {
-					s.resend(&out, b, t.hist, p)
-				}
-			}
-		}
-	}
-}
-
-// resend writes again each packet a NACK asks for that the history still
-// holds.
-func (s *session) resend(out *packetWriter, b *binding, hist *history, nack *rtcp.TransportLayerNack) {
-	for _, pair := range nack.Nacks {
-		pair.Range(func(seq uint16) bool {
-			pk, ok := hist.get(seq)
-			if !ok {
-				return true
-			}
-			if err := out.write(b, &pk); err != nil {
-				return false
-			}
-			s.h.stats.resent.Add(1)
-			return true
-		})
+// Ended gives back the senders' SSRCs; the workers unsubscribed as they
+// returned.
+func (s *session) Ended() {
+	for _, ssrc := range s.ssrcs {
+		s.h.releaseSSRC(ssrc)
 	}
 }
 

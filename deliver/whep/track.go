@@ -188,14 +188,18 @@ type sentPacket struct {
 	abs        bool
 }
 
-// packetWriter writes sentPackets through a binding, with a header and a
-// payload buffer it reuses (pion keeps neither: the SRTP session marshals
-// them at once). Used by one goroutine.
+// packetWriter writes sentPackets through a binding, with a header it
+// reuses (pion keeps neither header nor payload: the SRTP session
+// marshals them at once). Used by one goroutine.
 type packetWriter struct {
 	hdr rtp.Header
 	abs [8]byte
-	buf []byte
 }
+
+// payloadBufs holds the buffers packets' payloads are joined in (head and
+// body, see appendH264Payloads), each needed only while WriteRTP runs: a
+// buffer kept by each writer cost every viewer two, 2.5 KB.
+var payloadBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 func (w *packetWriter) write(b *binding, pk *sentPacket) error {
 	exts := w.hdr.Extensions[:0]
@@ -216,18 +220,23 @@ func (w *packetWriter) write(b *binding, pk *sentPacket) error {
 			return err
 		}
 	}
-	var payload []byte
-	payload, w.buf = joinPayload(w.buf, pk.head, pk.body)
-	_, err := b.w.WriteRTP(&w.hdr, payload)
+	if len(pk.head) == 0 || len(pk.body) == 0 {
+		_, err := b.w.WriteRTP(&w.hdr, joinPayload(nil, pk.head, pk.body))
+		return err
+	}
+	buf := payloadBufs.Get().(*[]byte)
+	*buf = joinPayload(*buf, pk.head, pk.body)
+	_, err := b.w.WriteRTP(&w.hdr, *buf)
+	payloadBufs.Put(buf)
 	return err
 }
 
 // history is a video track's retransmission history (RFC 4585 6.2.1
 // generic NACK, answered by sending the packet again): the last n packets
-// sent (n a power of two), kept as the frames they belong to, the last n
-// frames at most, since a frame has a packet at least. The sender puts a
-// frame at a time (one small write, where a slot per packet cost a cache
-// miss each), the RTCP reader gets a packet at a time.
+// sent (n a power of two), kept as the frames they belong to, the last
+// n/4 frames at most (historyFrames). The sender puts a frame at a time
+// (one small write, where a slot per packet cost a cache miss each), the
+// RTCP reader gets a packet at a time.
 type history struct {
 	mu     sync.Mutex
 	frames []sentFrame // ring; next is the oldest
@@ -248,7 +257,18 @@ type sentFrame struct {
 	abs    bool   // the first packet carries abs-capture-time
 }
 
-func newHistory(n uint16) *history { return &history{frames: make([]sentFrame, n), n: n} }
+// historyFrames is the number of frames a history of n packets keeps: n/4
+// (a power of two, at least 4). A video frame is several packets at any
+// bitrate worth retransmitting (a 720p frame at 2.5 Mbit/s is 9); n/4
+// frames of the default 128 packets are a second at 30 frames a second,
+// longer than a NACK is worth answering. A slot for each packet would
+// keep frames for n packets however small (48 bytes a slot, for every
+// viewer).
+func historyFrames(n uint16) int { return max(int(n)/4, 4) }
+
+func newHistory(n uint16) *history {
+	return &history{frames: make([]sentFrame, historyFrames(n)), n: n}
+}
 
 func (h *history) put(f sentFrame) {
 	h.mu.Lock()

@@ -11,10 +11,10 @@ func TestHistory(t *testing.T) {
 	h := newHistory(128)
 	start := uint16(65500)
 	seq := start
-	// Frames of 1 to 4 packets, 200 packets in all; payload i is packet
-	// start+i's.
+	// Frames of 4 to 7 packets (so that n/4 frames hold n packets), 200
+	// packets in all; payload i is packet start+i's.
 	for i := 0; seq-start < 200; i++ {
-		n := uint16(1 + i%4)
+		n := uint16(4 + i%4)
 		if seq-start+n > 200 {
 			n = 200 - (seq - start)
 		}
@@ -62,6 +62,21 @@ func TestHistory(t *testing.T) {
 	}
 }
 
+// TestHistoryFrames: of frames of a packet each, the history holds the
+// last n/4.
+func TestHistoryFrames(t *testing.T) {
+	h := newHistory(128)
+	for seq := range uint16(40) {
+		h.put(sentFrame{pieces: [][]byte{nil, {byte(seq)}}, seq: seq, count: 1, marker: true})
+	}
+	for seq := range uint16(40) {
+		pk, ok := h.get(seq)
+		if want := seq >= 40-32; ok != want || ok && pk.body[0] != byte(seq) {
+			t.Errorf("get(%d): %v %v, want %v", seq, ok, pk.body, want)
+		}
+	}
+}
+
 func TestJoinPayload(t *testing.T) {
 	var buf []byte
 	cases := []struct{ head, body, want []byte }{
@@ -71,8 +86,10 @@ func TestJoinPayload(t *testing.T) {
 		{[]byte{4, 5}, []byte{6}, []byte{4, 5, 6}},
 	}
 	for _, c := range cases {
-		var got []byte
-		got, buf = joinPayload(buf, c.head, c.body)
+		got := joinPayload(buf, c.head, c.body)
+		if len(c.head) > 0 && len(c.body) > 0 {
+			buf = got
+		}
 		if !bytes.Equal(got, c.want) {
 			t.Errorf("joinPayload(%v, %v) = %v", c.head, c.body, got)
 		}

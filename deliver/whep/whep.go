@@ -32,7 +32,6 @@ package whep
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,7 +41,6 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
-	"github.com/pion/transport/v4/packetio"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/liveloop/liveloop/hub"
@@ -113,7 +111,7 @@ type Config struct {
 	// retransmission: a power of two. Default 128 (about half a second of
 	// 2.5 Mbit/s video: enough for round trips up to about 400 ms; kept
 	// as the frames they belong to, 48 bytes a frame, the payloads being
-	// the frames' shared bytes).
+	// the frames' shared bytes, and NACKBuffer/4 frames at most).
 	NACKBuffer uint16
 	// MTU is the largest RTP payload, bytes. Default 1200.
 	MTU int
@@ -166,6 +164,10 @@ type Handler struct {
 	tr    *webrtcapi.Transport
 	ownTr bool // tr was bound by this handler, which closes it
 	res   *resource.Server
+
+	// ssrcs holds the SSRCs of the sessions' senders (uint32 to the video
+	// sender's *rtcpSink, or a nil one for audio; see rtcp.go).
+	ssrcs sync.Map
 
 	closeOnce sync.Once
 	stats     counters
@@ -242,7 +244,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	tr := h.tr
 	se := tr.SettingEngine()
-	se.BufferFactory = newBuffer
+	se.BufferFactory = h.newBuffer
 
 	me, ir, err := mediaEngine(cfg)
 	if err != nil {
@@ -369,21 +371,3 @@ func (h *Handler) Close() error {
 // ServeHTTP routes WHEP requests under Config.Prefix (package
 // webrtcapi/resource serves them).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.res.ServeHTTP(w, r) }
-
-// rtcpBufferSize bounds the RTCP a sender's stream keeps unread: about 50
-// compound packets. The audio sender's is never read (its receiver
-// reports ask for nothing), so this is all it ever holds; pion's default
-// is 100 KB.
-const rtcpBufferSize = 4096
-
-// newBuffer is the SettingEngine's BufferFactory: pion's buffers, the
-// RTCP ones smaller (see rtcpBufferSize).
-func newBuffer(t packetio.BufferPacketType, _ uint32) io.ReadWriteCloser {
-	b := packetio.NewBuffer()
-	if t == packetio.RTCPBufferPacket {
-		b.SetLimitSize(rtcpBufferSize)
-	} else {
-		b.SetLimitSize(1000 * 1000) // pion's default for RTP
-	}
-	return b
-}

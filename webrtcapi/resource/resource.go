@@ -48,6 +48,8 @@ package resource
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	crand "crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -117,7 +119,7 @@ type Config struct {
 	// Now is the clock of Session.ConnectedAt. Default time.Now.
 	Now func() time.Time
 	// Connected, if set, is called once a session's peer has connected
-	// (ICE and DTLS), from the session's supervisor goroutine: e.g.
+	// (ICE and DTLS), from the goroutine pion runs its state callback in: e.g.
 	// webrtcapi.Transport.ReleaseUnusedTCP, which frees the ICE-TCP
 	// candidate of a peer that connected over UDP.
 	Connected func(pc *webrtc.PeerConnection)
@@ -181,10 +183,19 @@ type Server struct {
 	mu       sync.Mutex // guards the three below; never held while calling out
 	sessions map[string]*Session
 	closed   bool
-	wg       sync.WaitGroup // the sessions' supervisors
+	wg       sync.WaitGroup // the listed sessions, until cleaned up
 
 	total, rejected, timeouts atomic.Uint64
+
+	certMu   sync.Mutex
+	cert     *webrtc.Certificate // the sessions' DTLS certificate (see certificate)
+	certMade time.Time
 }
+
+// certRenewal is how long one DTLS certificate serves new sessions. pion
+// makes certificates valid for a month; a session keeps the one it began
+// with, which DTLS checks only in its handshake.
+const certRenewal = 24 * time.Hour
 
 // Stats is a snapshot of a Server's counters.
 type Stats struct {
@@ -396,6 +407,29 @@ func (srv *Server) patchSession(w http.ResponseWriter, r *http.Request, id strin
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// certificate returns the DTLS certificate of a new session: one for every
+// session, made again each certRenewal. pion would make one for each
+// PeerConnection (an ECDSA key and a signature, about 100 µs of CPU and
+// 4 KB kept for the session's life); its fingerprint, in every answer, is
+// all a peer checks, and the keys of each session's DTLS connection are
+// its own (ECDHE) whatever the certificate.
+func (srv *Server) certificate() (webrtc.Certificate, error) {
+	srv.certMu.Lock()
+	defer srv.certMu.Unlock()
+	if srv.cert == nil || time.Since(srv.certMade) >= certRenewal {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+		if err != nil {
+			return webrtc.Certificate{}, fmt.Errorf("%s: DTLS key: %w", srv.cfg.Name, err)
+		}
+		cert, err := webrtc.GenerateCertificate(key)
+		if err != nil {
+			return webrtc.Certificate{}, fmt.Errorf("%s: DTLS certificate: %w", srv.cfg.Name, err)
+		}
+		srv.cert, srv.certMade = cert, time.Now()
+	}
+	return *srv.cert, nil
+}
+
 func newSessionID() string {
 	var b [16]byte
 	crand.Read(b[:])
@@ -439,7 +473,12 @@ func (srv *Server) newSession(ctx context.Context, stream, offer string) (*Sessi
 	if err != nil {
 		return nil, "", err
 	}
-	pc, err := srv.cfg.API.NewPeerConnection(webrtc.Configuration{})
+	cert, err := srv.certificate()
+	if err != nil {
+		peer.Ended()
+		return nil, "", err
+	}
+	pc, err := srv.cfg.API.NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{cert}})
 	if err != nil {
 		peer.Ended()
 		return nil, "", err
@@ -448,7 +487,6 @@ func (srv *Server) newSession(ctx context.Context, stream, offer string) (*Sessi
 	sctx, cancel := context.WithCancelCause(srv.ctx)
 	s := &Session{
 		srv: srv, peer: peer, id: id, stream: o.Stream, offer: offer, pc: pc,
-		log:       srv.log.With("stream", o.Stream, "session", id[:8]),
 		ctx:       sctx,
 		cancel:    cancel,
 		done:      make(chan struct{}),
@@ -474,6 +512,6 @@ func (srv *Server) newSession(ctx context.Context, stream, offer string) (*Sessi
 	srv.wg.Add(1)
 	srv.mu.Unlock()
 	srv.total.Add(1)
-	go s.supervise()
+	s.watch()
 	return s, answer, nil
 }

@@ -294,3 +294,28 @@ func TestNewRequires(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 }
+
+// TestSharedCertificate: every session answers with the server's one DTLS
+// certificate (its fingerprint), not one made for it.
+func TestSharedCertificate(t *testing.T) {
+	webrtctest.CheckLeaks(t)
+	s := newServer(t, time.Minute, nil)
+	hdr := map[string]string{"Content-Type": "application/sdp"}
+	var prints []string
+	for range 2 {
+		resp, body := webrtctest.Do(t, "POST", s.url+"/test/x", hdr, audioOffer(t))
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST: %d %s", resp.StatusCode, body)
+		}
+		<-s.peers
+		for line := range strings.Lines(body) {
+			if v, ok := strings.CutPrefix(line, "a=fingerprint:"); ok {
+				prints = append(prints, strings.TrimSpace(v))
+				break
+			}
+		}
+	}
+	if len(prints) != 2 || prints[0] != prints[1] {
+		t.Errorf("fingerprints %q, want one for both sessions", prints)
+	}
+}

@@ -12,16 +12,18 @@ import (
 )
 
 // Session is one WHIP or WHEP session: a PeerConnection, the protocol's
-// Peer, and the workers the Peer starts. Its context ends it; its
-// supervisor goroutine then closes the PeerConnection, waits for the
-// workers, calls Peer.Ended and forgets the session.
+// Peer, and the workers the Peer starts. Its context ends it; a listed
+// session is then cleaned up (finish, run by context.AfterFunc): the
+// PeerConnection closed, the workers waited for, Peer.Ended called and
+// the session forgotten. Nothing waits on a session while it runs: a
+// timer ends it if its peer does not connect in time, so that a viewer
+// costs no goroutine of its own here.
 type Session struct {
 	srv    *Server
 	peer   Peer
 	id     string
 	stream string
-	offer  string
-	log    *slog.Logger
+	offer  string // until it is applied
 	pc     *webrtc.PeerConnection
 
 	ctx    context.Context
@@ -30,7 +32,8 @@ type Session struct {
 
 	connectOnce sync.Once
 	connected   chan struct{}
-	connectedAt time.Time // set before connected closes
+	connectedAt time.Time   // set before connected closes
+	connectBy   *time.Timer // ends the session if the peer has not connected
 
 	mu      sync.Mutex // guards closing against Go
 	closing bool
@@ -43,8 +46,12 @@ func (s *Session) ID() string { return s.id }
 // Stream returns the name of the session's stream.
 func (s *Session) Stream() string { return s.stream }
 
-// Logger returns the session's logger (with stream and session).
-func (s *Session) Logger() *slog.Logger { return s.log }
+// Logger returns the session's logger (with stream and session). It is
+// made on each call, for the few events of a session: a logger kept for
+// each would cost every viewer a copy of the handler's state.
+func (s *Session) Logger() *slog.Logger {
+	return s.srv.log.With("stream", s.stream, "session", s.id[:8])
+}
 
 // PeerConnection returns the session's PeerConnection.
 func (s *Session) PeerConnection() *webrtc.PeerConnection { return s.pc }
@@ -101,9 +108,12 @@ func (s *Session) Go(f func()) bool {
 }
 
 // ApplyOffer sets the offer as the PeerConnection's remote description,
-// with ErrBadSDP if pion refuses it.
+// with ErrBadSDP if pion refuses it. The session lets go of the offer's
+// text then: pion keeps it parsed.
 func (s *Session) ApplyOffer() error {
-	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: s.offer}); err != nil {
+	offer := s.offer
+	s.offer = ""
+	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return fmt.Errorf("%s: %w: %v", s.srv.cfg.Name, ErrBadSDP, err)
 	}
 	return nil
@@ -133,13 +143,20 @@ func (s *Session) negotiate(ctx context.Context) (string, error) {
 	return s.pc.LocalDescription().SDP, nil
 }
 
+// onState follows the PeerConnection's state; pion calls it from a
+// goroutine of its own for each change.
 func (s *Session) onState(st webrtc.PeerConnectionState) {
 	switch st {
 	case webrtc.PeerConnectionStateConnected:
+		first := false
 		s.connectOnce.Do(func() {
 			s.connectedAt = s.srv.cfg.Now()
 			close(s.connected)
+			first = true
 		})
+		if first && s.srv.cfg.Connected != nil && s.ctx.Err() == nil {
+			s.srv.cfg.Connected(s.pc)
+		}
 	case webrtc.PeerConnectionStateFailed:
 		s.End("ICE or DTLS failed")
 	case webrtc.PeerConnectionStateClosed:
@@ -153,7 +170,7 @@ func (s *Session) abort(err error, started bool) {
 	s.cancel(err)
 	s.cleanUp()
 	if started {
-		s.log.Info(s.srv.cfg.Name+" session ended", "reason", context.Cause(s.ctx).Error())
+		s.logEnd()
 	}
 	close(s.done)
 }
@@ -169,27 +186,34 @@ func (s *Session) cleanUp() {
 	s.peer.Ended()
 }
 
-// supervise ends the session if the peer does not connect in time, and
-// cleans it up when it ends.
-func (s *Session) supervise() {
-	defer s.srv.wg.Done()
-	t := time.NewTimer(s.srv.cfg.ConnectTimeout)
-	select {
-	case <-s.connected:
-		if s.srv.cfg.Connected != nil {
-			s.srv.cfg.Connected(s.pc)
+// watch starts the life cycle of a listed session: the connect timeout,
+// and its clean-up when it ends. The server's WaitGroup counts it until
+// finish has run.
+func (s *Session) watch() {
+	s.connectBy = time.AfterFunc(s.srv.cfg.ConnectTimeout, func() {
+		select {
+		case <-s.connected:
+		default:
+			s.srv.timeouts.Add(1)
+			s.End("peer did not connect in time")
 		}
-	case <-t.C:
-		s.srv.timeouts.Add(1)
-		s.End("peer did not connect in time")
-	case <-s.ctx.Done():
-	}
-	t.Stop()
-	<-s.ctx.Done()
+	})
+	context.AfterFunc(s.ctx, s.finish)
+}
+
+// finish cleans up a listed session once its context is done, and
+// forgets it.
+func (s *Session) finish() {
+	defer s.srv.wg.Done()
+	s.connectBy.Stop()
 	s.cleanUp()
 	s.srv.mu.Lock()
 	delete(s.srv.sessions, s.id)
 	s.srv.mu.Unlock()
-	s.log.Info(s.srv.cfg.Name+" session ended", "reason", context.Cause(s.ctx).Error())
+	s.logEnd()
 	close(s.done)
+}
+
+func (s *Session) logEnd() {
+	s.Logger().Info(s.srv.cfg.Name+" session ended", "reason", context.Cause(s.ctx).Error())
 }

@@ -1,0 +1,4 @@
+package whep
+
+// HeldSSRCs counts the SSRCs the sessions of h hold.
+var HeldSSRCs = heldSSRCs
