@@ -106,7 +106,7 @@ const srInterval = time.Second
 // reports. It is used by one goroutine.
 //
 // Nothing sits between a sender and pion's SRTP session: no interceptor.
-// NACKs are answered from the history (session.readRTCP), and sender
+// NACKs are answered from the history (rtcpSink, rtcp.go), and sender
 // reports are sent from here, so no packet pays for an interceptor chain,
 // and a viewer needs no goroutine, lock or allocation per packet for them.
 type sender struct {
