@@ -424,3 +424,75 @@ func TestReorderedVideo(t *testing.T) {
 		t.Fatal("B-frames still reported after new tracks")
 	}
 }
+
+// TestPoll: Poll returns what Next would without waiting, and otherwise
+// when to poll again: the stream's change channel (Stream.Changed), and
+// how long trailing audio is held back.
+func TestPoll(t *testing.T) {
+	clock := newFakeClock()
+	h := New(Config{AudioHold: 100 * time.Millisecond}, nil, clock)
+	src := newSource(t, h, clock, "s", 10)
+	src.frame()
+	sub, _ := h.Subscribe("s")
+	if sub.Stream() != h.Stream("s") {
+		t.Fatal("Subscriber.Stream is not the stream")
+	}
+	changed := sub.Stream().Changed()
+	b, ok, _, err := sub.Poll()
+	if err != nil || !ok || len(b.Packets) != 1 || !b.Packets[0].Video {
+		t.Fatalf("first Poll: %d packets, ok %v, err %v; want the GOP cache's keyframe", len(b.Packets), ok, err)
+	}
+	b, ok, wake, err := sub.Poll()
+	if err != nil || ok || len(b.Packets) != 0 || wake.Hold != 0 {
+		t.Fatalf("Poll with nothing new: %d packets, ok %v, hold %v, err %v", len(b.Packets), ok, wake.Hold, err)
+	}
+	if wake.Notify != changed {
+		t.Fatal("Poll's Notify is not the stream's change channel")
+	}
+	select {
+	case <-wake.Notify:
+		t.Fatal("Notify closed without a change")
+	default:
+	}
+
+	// Trailing audio: held back, with the time it may still wait, and no
+	// wake-up yet.
+	clock.Advance(30 * time.Millisecond)
+	must(t, src.p.WriteFrame(&media.Frame{Track: 1, DTS: 1600, PTS: 1600, Key: true, Data: []byte{1}, Wall: clock.Now()}))
+	clock.Advance(40 * time.Millisecond)
+	b, ok, wake, err = sub.Poll()
+	if err != nil || ok || len(b.Packets) != 0 {
+		t.Fatalf("Poll with audio held: %d packets, ok %v, err %v", len(b.Packets), ok, err)
+	}
+	if wake.Hold != 60*time.Millisecond {
+		t.Fatalf("Hold = %v, want 60ms", wake.Hold)
+	}
+	select {
+	case <-wake.Notify:
+		t.Fatal("audio alone woke the subscribers")
+	default:
+	}
+	// A video frame wakes them, and goes with the audio.
+	must(t, src.p.WriteFrame(&media.Frame{Track: 0, DTS: 3000, PTS: 3000, Data: []byte{1}, Wall: clock.Now()}))
+	select {
+	case <-wake.Notify:
+	default:
+		t.Fatal("a video frame did not close Notify")
+	}
+	b, ok, _, err = sub.Poll()
+	if err != nil || !ok || len(b.Packets) != 2 || b.Packets[0].Video || !b.Packets[1].Video {
+		t.Fatalf("Poll after the video frame: %d packets, ok %v, err %v; want audio and video", len(b.Packets), ok, err)
+	}
+
+	// The end: Notify closes, and Poll says so.
+	_, _, wake, _ = sub.Poll()
+	h.Close()
+	select {
+	case <-wake.Notify:
+	default:
+		t.Fatal("the end did not close Notify")
+	}
+	if _, ok, _, err := sub.Poll(); ok || !errors.Is(err, ErrEnded) {
+		t.Fatalf("Poll after the end: ok %v, err %v; want ErrEnded", ok, err)
+	}
+}

@@ -172,6 +172,16 @@ func newStream(h *Hub, name string) *Stream {
 // Name returns the stream's name.
 func (s *Stream) Name() string { return s.name }
 
+// Changed returns a channel that is closed when the stream next changes:
+// a packet that wakes subscribers (see appendLocked), or a new state. A
+// writer that serves many subscribers takes it before it polls them
+// (Subscriber.Poll), and polls them again once it is closed.
+func (s *Stream) Changed() <-chan struct{} {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.notify
+}
+
 // Info is a snapshot of a stream.
 type Info struct {
 	Name        string

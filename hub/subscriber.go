@@ -85,35 +85,20 @@ func (sub *Subscriber) Close() {
 // so that a writer makes one write per video frame; audio waits at most
 // Config.AudioHold for its video frame.
 func (sub *Subscriber) Next(ctx context.Context) (Batch, error) {
-	s := sub.stream
-	cfg := &s.hub.cfg
 	var holdTimer <-chan struct{}
 	for {
-		s.mu.RLock()
-		if s.state == StateEnded {
-			s.mu.RUnlock()
-			return Batch{State: StateEnded}, ErrEnded
+		b, ok, wake, err := sub.Poll()
+		if err != nil || ok {
+			return b, err
 		}
-		b := Batch{State: s.state}
-		b.Skipped = sub.catchUpLocked()
-		hold := sub.collectLocked(s.hub.clock.Now(), cfg.AudioHold)
-		b.Packets = sub.buf
-		notify := s.notify
-		changed := b.State != sub.state
-		sub.state = b.State
-		s.mu.RUnlock()
-
-		if len(b.Packets) > 0 || changed || b.Skipped > 0 {
-			return b, nil
-		}
-		if hold > 0 && holdTimer == nil {
+		if wake.Hold > 0 && holdTimer == nil {
 			ch := make(chan struct{})
-			stop := s.hub.clock.AfterFunc(hold, func() { close(ch) })
+			stop := sub.stream.hub.clock.AfterFunc(wake.Hold, func() { close(ch) })
 			defer stop()
 			holdTimer = ch
 		}
 		select {
-		case <-notify:
+		case <-wake.Notify:
 		case <-holdTimer:
 			holdTimer = nil
 		case <-ctx.Done():
@@ -121,6 +106,43 @@ func (sub *Subscriber) Next(ctx context.Context) (Batch, error) {
 		}
 	}
 }
+
+// Wake says when a subscriber that Poll found nothing for should poll
+// again: once Notify is closed (the stream changed), or once Hold has
+// passed, if it is not zero (audio held back for its video frame must go
+// then; the stream also wakes its subscribers for that, see appendLocked).
+type Wake struct {
+	Notify <-chan struct{}
+	Hold   time.Duration
+}
+
+// Poll is Next without the wait: it returns the batch Next would return
+// now, and ok true, or, if there is nothing to return (no packets, skip or
+// change of state), ok false and when to poll again. After the stream has
+// ended it returns ErrEnded. The Batch's Packets are valid until the next
+// call to Poll or Next.
+func (sub *Subscriber) Poll() (b Batch, ok bool, wake Wake, err error) {
+	s := sub.stream
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.state == StateEnded {
+		return Batch{State: StateEnded}, false, Wake{}, ErrEnded
+	}
+	b = Batch{State: s.state}
+	b.Skipped = sub.catchUpLocked()
+	wake.Hold = sub.collectLocked(s.hub.clock.Now(), s.hub.cfg.AudioHold)
+	b.Packets = sub.buf
+	wake.Notify = s.notify
+	changed := b.State != sub.state
+	sub.state = b.State
+	if len(b.Packets) > 0 || changed || b.Skipped > 0 {
+		return b, true, Wake{}, nil
+	}
+	return b, false, wake, nil
+}
+
+// Stream returns the stream the subscriber reads.
+func (sub *Subscriber) Stream() *Stream { return sub.stream }
 
 // catchUpLocked moves a subscriber that fell too far behind to the newest
 // keyframe, returning the number of packets skipped.

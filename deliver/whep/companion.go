@@ -1,7 +1,6 @@
 package whep
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -13,8 +12,8 @@ import (
 // ({stream}{AudioSuffix}, which package transcode makes from its AAC)
 // while it exists, looking for it every audioPoll otherwise.
 //
-// The session's one writer goroutine polls it after each batch of the
-// main stream, without waiting, so that a viewer's audio packets go out
+// The stream's live writer polls it after each batch of the main stream
+// it writes to the viewer, without waiting, so that a viewer's audio packets go out
 // with its video frames (one batch, see webrtcapi.Batch) rather than each
 // on its own wake-up and send: the companion's frames come from the main
 // stream's audio, which the hub hands over with the next video frame, or
@@ -28,18 +27,10 @@ type companion struct {
 	sub   *hub.Subscriber // nil while the stream does not exist
 	next  time.Time       // when to look for it again
 	pays  [][]byte
-
-	// now is a context that is already done: Next returns what it has
-	// without waiting.
-	now context.Context
 }
 
 func newCompanion(s *session, b *binding) *companion {
-	c := &companion{s: s, name: s.Stream() + s.h.cfg.AudioSuffix, snd: newSender(s, s.audio, b), clock: newAudioClock()}
-	now, cancel := context.WithCancel(context.Background())
-	cancel()
-	c.now = now
-	return c
+	return &companion{s: s, name: s.Stream() + s.h.cfg.AudioSuffix, snd: newSender(s, s.audio, b), clock: newAudioClock()}
 }
 
 // poll writes the companion's frames that have arrived.
@@ -59,13 +50,16 @@ func (c *companion) poll() error {
 		c.snd.first = true
 	}
 	for {
-		bt, err := c.sub.Next(c.now)
+		bt, ok, _, err := c.sub.Poll()
 		if err != nil {
 			if errors.Is(err, hub.ErrEnded) {
 				c.sub.Close()
 				c.sub, c.next = nil, now
 			}
-			return nil // context.Canceled: nothing more for now
+			return nil
+		}
+		if !ok {
+			return nil // nothing more for now
 		}
 		if bt.Skipped > 0 {
 			c.clock.skipping = true

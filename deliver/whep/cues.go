@@ -135,7 +135,7 @@ type pendingCue struct {
 }
 
 // cueWriter is the main writer's side of the cue channel. It is used by
-// the writer's goroutine only.
+// the live writer goroutine serving the viewer, one at a time.
 type cueWriter struct {
 	ch *cueChannel
 	// after is the Seq of the newest cue already handled (or, at first,

@@ -72,9 +72,9 @@ func newPipeline(t *testing.T, withTranscode bool) *pipeline {
 		go func() { tcDone <- p.tc.Run(ctx) }()
 	}
 	t.Cleanup(func() {
+		wh.Close() // first: it ends the sessions a DELETE may be waiting for
 		srv.Close()
 		demux.Close()
-		wh.Close()
 		cancel()
 		if tcDone != nil {
 			<-tcDone

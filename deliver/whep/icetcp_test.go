@@ -13,6 +13,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/liveloop/liveloop/deliver/whep"
 	"github.com/liveloop/liveloop/internal/webrtctest"
 	"github.com/liveloop/liveloop/media/h264"
 )
@@ -47,6 +48,11 @@ func TestICETCPOnHTTPPort(t *testing.T) {
 		t.Errorf("selected pair %s, want TCP to port %s", pair, httpPort)
 	}
 	webrtctest.WaitFor(t, 10*time.Second, "30 video frames", func() bool { return c.videoFrames.Load() >= 30 })
+	// Served on its own goroutine: a TCP write that blocks must not stall
+	// a live writer's other viewers.
+	if n := whep.LiveWriters(p.whep); n != 0 {
+		t.Errorf("an ICE-TCP viewer in %d live writers", n)
+	}
 	c.mu.Lock()
 	first := c.firstNALs
 	c.mu.Unlock()
@@ -112,6 +118,9 @@ func TestUDPViewerReleasesICETCP(t *testing.T) {
 	})
 	frames := c.videoFrames.Load()
 	webrtctest.WaitFor(t, 10*time.Second, "30 more video frames", func() bool { return c.videoFrames.Load() >= frames+30 })
+	if n := whep.LiveViewers(p.whep); n != 1 {
+		t.Errorf("a UDP viewer: %d viewers of live writers, want 1", n)
+	}
 	if code := c.delete(p.url); code != http.StatusOK {
 		t.Errorf("DELETE: %d", code)
 	}

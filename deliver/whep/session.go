@@ -1,7 +1,7 @@
 package whep
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -170,33 +170,37 @@ func (s *session) Negotiate(rs *resource.Session) error {
 	return nil
 }
 
-// Start runs the session's worker, the writer.
+// Start logs the session's start. Nothing is sent before the peer
+// connects (Connected).
 func (s *session) Start() error {
-	s.Go(s.runMain)
 	s.Logger().Info("whep session started", "codec", s.chosen.Fmtp, "audio", s.sendAudio)
 	return nil
 }
 
-// Ended gives back the senders' SSRCs; the workers unsubscribed as they
-// returned.
+// Ended gives back the senders' SSRCs; whatever served the session had
+// let go of it (viewer.close) before.
 func (s *session) Ended() {
 	for _, ssrc := range s.ssrcs {
 		s.h.releaseSSRC(ssrc)
 	}
 }
 
-// runMain plays the stream's video (and its audio, if Opus) from the
-// moment the peer connects, starting at the GOP cache's newest keyframe.
-func (s *session) runMain() {
-	if !s.WaitConnected() {
+// Connected plays the stream's video (and its audio, if Opus) from the
+// moment the peer connects, starting at the GOP cache's newest keyframe:
+// the session becomes a viewer of its stream's live writer (see live.go)
+// or, over ICE-TCP, is served on a goroutine of its own, until its
+// context ends. resource.Session calls it from pion's state callback.
+func (s *session) Connected() {
+	release, ok := s.Hold()
+	if !ok {
 		return
 	}
 	sub, err := s.h.cfg.Hub.Subscribe(s.Stream())
 	if err != nil {
 		s.End("stream ended")
+		release()
 		return
 	}
-	defer func() { sub.Close() }()
 	w := &mainWriter{s: s, clock: newVideoClock()}
 	s.h.stats.catchUps.Add(1)
 	if b := s.video.bindingOrNil(); b != nil {
@@ -216,82 +220,42 @@ func (s *session) runMain() {
 	if s.audio != nil && !s.audioFromStream {
 		if b := s.audio.binding(); b != nil {
 			w.companion = newCompanion(s, b)
-			defer w.companion.close()
 		}
 	}
+	v := &viewer{s: s, w: w, sub: sub, release: release}
 	if w.video == nil && w.audio == nil && w.cues == nil && w.companion == nil {
-		<-s.Context().Done()
+		// Nothing to send: the subscriber is held until the end.
+		context.AfterFunc(s.Context(), v.close)
 		return
 	}
 	// The packets of each batch from the hub (a frame, or several while
 	// catching up) go to the peer together (see webrtcapi.Batch).
-	batch := s.batch()
-	if batch != nil {
-		defer batch.Close()
+	var tcp bool
+	v.batch, tcp = s.route()
+	if tcp {
+		go v.runAlone() // owned by the session, through its hold
+		return
 	}
-	for {
-		select {
-		case <-s.keyframe:
-			now := s.h.cfg.Now()
-			if w.video != nil && now.Sub(w.lastKey) >= s.h.cfg.KeyframeInterval {
-				// Restart from the GOP cache: the newest keyframe and the
-				// frames since, on the compressed clock.
-				nsub, err := s.h.cfg.Hub.Subscribe(s.Stream())
-				if err == nil {
-					sub.Close()
-					sub = nsub
-					w.catchUp()
-				}
-			}
-		default:
-		}
-		b, err := sub.Next(s.Context())
-		if err != nil {
-			if errors.Is(err, hub.ErrEnded) {
-				s.End("stream ended")
-			}
-			return
-		}
-		if b.Skipped > 0 {
-			w.catchUp()
-		}
-		if batch != nil {
-			batch.Open()
-		}
-		for _, p := range b.Packets {
-			if err := w.write(p); err != nil {
-				s.End("write: " + err.Error())
-				return
-			}
-		}
-		if w.companion != nil {
-			if err := w.companion.poll(); err != nil {
-				s.End("write: " + err.Error())
-				return
-			}
-		}
-		if batch != nil {
-			if err := batch.Flush(); err != nil {
-				s.End("write: " + err.Error())
-				return
-			}
-		}
-	}
+	s.h.join(v)
 }
 
-// batch returns the batch of the peer's UDP address (the selected
-// candidate pair's remote), or nil: over ICE-TCP, or if the address is
-// not known or the transport cannot batch.
-func (s *session) batch() *webrtcapi.Batch {
+// route tells how the peer is reached: over ICE-TCP (tcp), or over UDP,
+// with the batch of the peer's address (the selected candidate pair's
+// remote), or nil if the address is not known or the transport cannot
+// batch.
+func (s *session) route() (b *webrtcapi.Batch, tcp bool) {
 	pair, err := s.PeerConnection().SCTP().Transport().ICETransport().GetSelectedCandidatePair()
-	if err != nil || pair == nil || pair.Remote == nil || pair.Remote.Protocol != webrtc.ICEProtocolUDP {
-		return nil
+	if err != nil || pair == nil || pair.Remote == nil {
+		return nil, false
+	}
+	if pair.Remote.Protocol != webrtc.ICEProtocolUDP {
+		return nil, pair.Remote.Protocol == webrtc.ICEProtocolTCP
 	}
 	addr, err := netip.ParseAddr(pair.Remote.Address)
 	if err != nil {
-		return nil
+		return nil, false
 	}
-	return s.h.tr.Batch(netip.AddrPortFrom(addr, pair.Remote.Port))
+	return s.h.tr.Batch(netip.AddrPortFrom(addr, pair.Remote.Port)), false
 }
 
 func (t *rtpTrack) bindingOrNil() *binding {

@@ -103,7 +103,7 @@ const srInterval = time.Second
 
 // sender numbers and writes the RTP packets of one track, keeps the video
 // track's retransmission history, and sends the track's RTCP sender
-// reports. It is used by one goroutine.
+// reports. It is used by one goroutine at a time.
 //
 // Nothing sits between a sender and pion's SRTP session: no interceptor.
 // NACKs are answered from the history (rtcpSink, rtcp.go), and sender

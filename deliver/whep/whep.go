@@ -169,6 +169,7 @@ type Handler struct {
 	// sender's *rtcpSink, or a nil one for audio; see rtcp.go).
 	ssrcs sync.Map
 
+	live      live // the live writers (live.go)
 	closeOnce sync.Once
 	stats     counters
 }
@@ -234,6 +235,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("whep: NACKBuffer %d is not a power of two", cfg.NACKBuffer)
 	}
 	h := &Handler{cfg: cfg, log: cfg.Logger, tr: cfg.Transport}
+	h.live.quit = make(chan struct{})
 	if h.tr == nil {
 		tr, err := webrtcapi.NewTransport(webrtcapi.Config{UDPAddr: cfg.UDPAddr, TCPAddr: cfg.TCPAddr,
 			TCPListener: cfg.TCPListener, PublicIPs: cfg.PublicIPs, Logger: cfg.Logger})
@@ -358,10 +360,12 @@ func (h *Handler) recordFirstKeyframe(d time.Duration) {
 	}
 }
 
-// Close ends every session, waits for their goroutines and closes the
-// sockets. ServeHTTP answers 503 afterwards.
+// Close stops the live writers, letting go of their viewers, ends every
+// session, waits for their goroutines and closes the sockets. ServeHTTP
+// answers 503 afterwards.
 func (h *Handler) Close() error {
 	h.closeOnce.Do(func() {
+		h.closeLive()
 		h.res.Close()
 		h.closeSockets()
 	})

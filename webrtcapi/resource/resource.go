@@ -172,6 +172,15 @@ type Peer interface {
 	Ended()
 }
 
+// ConnectedPeer is a Peer told when its session's peer has connected (ICE
+// and DTLS): Connected is called once, after Config.Connected, from the
+// goroutine pion runs its state callback in, unless the session has ended
+// by then. It must not block for long.
+type ConnectedPeer interface {
+	Peer
+	Connected()
+}
+
 // Server serves the session resources of one protocol. It is an
 // http.Handler for the paths under Config.Prefix.
 type Server struct {

@@ -107,6 +107,22 @@ func (s *Session) Go(f func()) bool {
 	return true
 }
 
+// Hold counts a worker that is not a goroutine of its own, e.g. a viewer
+// that a writer shared by many sessions serves: the session's clean-up
+// waits for release (which must be called once) as it waits for the
+// workers of Go, before Peer.Ended. Hold reports false, and holds
+// nothing, once the session has begun to clean up.
+func (s *Session) Hold() (release func(), ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil, false
+	}
+	s.wg.Add(1)
+	var once sync.Once
+	return func() { once.Do(s.wg.Done) }, true
+}
+
 // ApplyOffer sets the offer as the PeerConnection's remote description,
 // with ErrBadSDP if pion refuses it. The session lets go of the offer's
 // text then: pion keeps it parsed.
@@ -154,8 +170,13 @@ func (s *Session) onState(st webrtc.PeerConnectionState) {
 			close(s.connected)
 			first = true
 		})
-		if first && s.srv.cfg.Connected != nil && s.ctx.Err() == nil {
-			s.srv.cfg.Connected(s.pc)
+		if first && s.ctx.Err() == nil {
+			if s.srv.cfg.Connected != nil {
+				s.srv.cfg.Connected(s.pc)
+			}
+			if c, ok := s.peer.(ConnectedPeer); ok {
+				c.Connected()
+			}
 		}
 	case webrtc.PeerConnectionStateFailed:
 		s.End("ICE or DTLS failed")
