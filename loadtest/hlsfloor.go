@@ -202,6 +202,9 @@ func HLSFloorServer(ctx context.Context, clip *demo.Clip, out io.Writer) error {
 		strings.Join(codecs, ",") + "\"\nmedia.m3u8\n")
 	f.multi = [][]byte{hlsFloorHeader("application/vnd.apple.mpegurl", "public, max-age=2", len(multi)), multi}
 
+	// The first state (no part yet) is there before the first request
+	// can be: a request holds on it until mux publishes a part.
+	f.state.Store(&hlsFloorState{ready: make(chan struct{}), segs: []*hlsFloorSeg{{msn: 0}}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -231,8 +234,7 @@ func HLSFloorServer(ctx context.Context, clip *demo.Clip, out io.Writer) error {
 // mux plays the frames in real time, loop after loop, cuts them into
 // parts and segments and publishes a state per part.
 func (f *hlsFloor) mux(ctx context.Context, tracks []*media.Track, frames []*media.Frame, period uint32) {
-	st := &hlsFloorState{ready: make(chan struct{}), segs: []*hlsFloorSeg{{msn: 0}}}
-	f.state.Store(st)
+	// The state starts as HLSFloorServer stored it.
 	defer func() {
 		cur := f.state.Load()
 		next := *cur
