@@ -23,6 +23,18 @@ import (
 // as a warning, once for every peer that ends).
 type quietTCPMux struct{ ice.TCPMux }
 
+// LocalAddr is the listener's address. pion's agent looks for it to
+// gather passive TCP candidates only on the address the listener is bound
+// to (every interface's, if it is bound to none): without it a listener on
+// one address announced candidates on every interface, unreachable ones
+// too, each with a connection object of its own in every peer.
+func (m quietTCPMux) LocalAddr() net.Addr {
+	if a, ok := m.TCPMux.(interface{ LocalAddr() net.Addr }); ok {
+		return a.LocalAddr()
+	}
+	return nil
+}
+
 func (m quietTCPMux) GetConnByUfrag(ufrag string, isIPv6 bool, local net.IP) (net.PacketConn, error) {
 	c, err := m.TCPMux.GetConnByUfrag(ufrag, isIPv6, local)
 	if err != nil {

@@ -37,6 +37,13 @@ func TestICETCPOnHTTPPort(t *testing.T) {
 	if !hasTCPCandidate(c.answer, httpPort) {
 		t.Fatalf("the answer has no passive TCP candidate on the HTTP port %s:\n%s", httpPort, c.answer)
 	}
+	// The listener is bound to loopback: no candidate names another of the
+	// host's addresses, where nothing listens.
+	for _, a := range tcpCandidateAddrs(c.answer) {
+		if a != "127.0.0.1" {
+			t.Errorf("a TCP candidate on %s; the listener is on 127.0.0.1", a)
+		}
+	}
 	if err := wait(c.connected, 10*time.Second); err != nil {
 		t.Fatal("peer never connected")
 	}
@@ -74,6 +81,18 @@ func TestICETCPOnHTTPPort(t *testing.T) {
 	}
 }
 
+// tcpCandidateAddrs returns the addresses of the TCP candidates in sdp.
+func tcpCandidateAddrs(sdp string) []string {
+	var out []string
+	for _, line := range strings.Split(sdp, "\n") {
+		f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "a=candidate:"))
+		if len(f) >= 6 && strings.HasPrefix(strings.TrimSpace(line), "a=candidate:") && strings.EqualFold(f[2], "tcp") {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
 // hasTCPCandidate reports whether sdp has a passive TCP host candidate on
 // port.
 func hasTCPCandidate(sdp, port string) bool {
@@ -105,6 +124,13 @@ func TestUDPViewerReleasesICETCP(t *testing.T) {
 	c.play(p.url, "demo")
 	if !hasTCPCandidate(c.answer, httpPort) {
 		t.Fatalf("the answer has no passive TCP candidate on the HTTP port %s:\n%s", httpPort, c.answer)
+	}
+	// The listener is bound to loopback: no candidate names another of the
+	// host's addresses, where nothing listens.
+	for _, a := range tcpCandidateAddrs(c.answer) {
+		if a != "127.0.0.1" {
+			t.Errorf("a TCP candidate on %s; the listener is on 127.0.0.1", a)
+		}
 	}
 	if err := wait(c.connected, 10*time.Second); err != nil {
 		t.Fatal("peer never connected")
