@@ -116,7 +116,8 @@ type Config struct {
 	// ConnectTimeout ends a session whose peer does not connect (ICE and
 	// DTLS) within it. Default 15 s.
 	ConnectTimeout time.Duration
-	// Now is the clock of Session.ConnectedAt. Default time.Now.
+	// Now is the clock of Session.ConnectedAt and of the DTLS
+	// certificate's renewal. Default time.Now.
 	Now func() time.Time
 	// Connected, if set, is called once a session's peer has connected
 	// (ICE and DTLS), from the goroutine pion runs its state callback in: e.g.
@@ -425,7 +426,8 @@ func (srv *Server) patchSession(w http.ResponseWriter, r *http.Request, id strin
 func (srv *Server) certificate() (webrtc.Certificate, error) {
 	srv.certMu.Lock()
 	defer srv.certMu.Unlock()
-	if srv.cert == nil || time.Since(srv.certMade) >= certRenewal {
+	now := srv.cfg.Now()
+	if srv.cert == nil || now.Sub(srv.certMade) >= certRenewal {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
 		if err != nil {
 			return webrtc.Certificate{}, fmt.Errorf("%s: DTLS key: %w", srv.cfg.Name, err)
@@ -434,7 +436,7 @@ func (srv *Server) certificate() (webrtc.Certificate, error) {
 		if err != nil {
 			return webrtc.Certificate{}, fmt.Errorf("%s: DTLS certificate: %w", srv.cfg.Name, err)
 		}
-		srv.cert, srv.certMade = cert, time.Now()
+		srv.cert, srv.certMade = cert, now
 	}
 	return *srv.cert, nil
 }

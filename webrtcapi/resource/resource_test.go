@@ -13,6 +13,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/liveloop/liveloop/internal/fakeclock"
 	"github.com/liveloop/liveloop/internal/webrtctest"
 	"github.com/liveloop/liveloop/webrtcapi/resource"
 )
@@ -57,6 +58,7 @@ type server struct {
 	srv   *resource.Server
 	url   string
 	peers chan *peer
+	clock *fakeclock.Clock // the server's Config.Now
 }
 
 func newServer(t *testing.T, timeout time.Duration, startErr error) *server {
@@ -68,7 +70,7 @@ func newServer(t *testing.T, timeout time.Duration, startErr error) *server {
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	s := &server{peers: make(chan *peer, 10)}
+	s := &server{peers: make(chan *peer, 10), clock: fakeclock.New(time.Now())}
 	var err error
 	s.srv, err = resource.New(resource.Config{
 		Name:   "test",
@@ -98,6 +100,7 @@ func newServer(t *testing.T, timeout time.Duration, startErr error) *server {
 			{Err: errKey, Status: http.StatusForbidden, Code: "forbidden", Message: "no", Header: http.Header{"Www-Authenticate": {"Bearer"}}},
 		},
 		ConnectTimeout: timeout,
+		Now:            s.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -296,13 +299,15 @@ func TestNewRequires(t *testing.T) {
 }
 
 // TestSharedCertificate: every session answers with the server's one DTLS
-// certificate (its fingerprint), not one made for it.
+// certificate (its fingerprint), not one made for it, until the
+// certificate has served a day; the next session gets a new one, which
+// the sessions after it share.
 func TestSharedCertificate(t *testing.T) {
 	webrtctest.CheckLeaks(t)
 	s := newServer(t, time.Minute, nil)
 	hdr := map[string]string{"Content-Type": "application/sdp"}
-	var prints []string
-	for range 2 {
+	fingerprint := func() string {
+		t.Helper()
 		resp, body := webrtctest.Do(t, "POST", s.url+"/test/x", hdr, audioOffer(t))
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("POST: %d %s", resp.StatusCode, body)
@@ -310,12 +315,24 @@ func TestSharedCertificate(t *testing.T) {
 		<-s.peers
 		for line := range strings.Lines(body) {
 			if v, ok := strings.CutPrefix(line, "a=fingerprint:"); ok {
-				prints = append(prints, strings.TrimSpace(v))
-				break
+				return strings.TrimSpace(v)
 			}
 		}
+		t.Fatalf("no fingerprint in the answer:\n%s", body)
+		return ""
 	}
-	if len(prints) != 2 || prints[0] != prints[1] {
-		t.Errorf("fingerprints %q, want one for both sessions", prints)
+	first := fingerprint()
+	s.clock.Advance(24*time.Hour - time.Second)
+	if f := fingerprint(); f != first {
+		t.Errorf("fingerprint %q within the day, want the first, %q", f, first)
+	}
+	s.clock.Advance(time.Second)
+	renewed := fingerprint()
+	if renewed == first {
+		t.Errorf("fingerprint %q after a day: not renewed", renewed)
+	}
+	s.clock.Advance(time.Hour)
+	if f := fingerprint(); f != renewed {
+		t.Errorf("fingerprint %q, want the renewed one, %q", f, renewed)
 	}
 }
