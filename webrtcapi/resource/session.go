@@ -35,9 +35,9 @@ type Session struct {
 	connectedAt time.Time   // set before connected closes
 	connectBy   *time.Timer // ends the session if the peer has not connected
 
-	mu      sync.Mutex // guards closing against Go
+	mu      sync.Mutex // guards closing against Go and Hold
 	closing bool
-	wg      sync.WaitGroup // the workers
+	wg      sync.WaitGroup // the workers (Go) and holds (Hold)
 }
 
 // ID returns the session's ID, the last element of its resource URL.
@@ -63,9 +63,6 @@ func (s *Session) Context() context.Context { return s.ctx }
 // End ends the session for reason. It does not wait.
 func (s *Session) End(reason string) { s.cancel(errors.New(reason)) }
 
-// Connected is closed when the peer has connected (ICE and DTLS).
-func (s *Session) Connected() <-chan struct{} { return s.connected }
-
 // ConnectedAt returns when the peer connected (by Config.Now), or the
 // zero time if it has not.
 func (s *Session) ConnectedAt() time.Time {
@@ -74,17 +71,6 @@ func (s *Session) ConnectedAt() time.Time {
 		return s.connectedAt
 	default:
 		return time.Time{}
-	}
-}
-
-// WaitConnected waits until the peer connects (true) or the session ends
-// (false).
-func (s *Session) WaitConnected() bool {
-	select {
-	case <-s.connected:
-		return true
-	case <-s.ctx.Done():
-		return false
 	}
 }
 
