@@ -115,7 +115,10 @@ func NewTransport(cfg Config) (*Transport, error) {
 		// peer's ICE-TCP candidate queues up to ReadBufferSize packets
 		// read from its connection (a full queue holds the reader back, it
 		// does not drop): 8 keep up with a WHIP publisher, and cost 450
-		// bytes a peer, not 3.5 KB as 64 did.
+		// bytes a peer, not 3.5 KB as 64 did. With a WriteBufferSize,
+		// pion queues what is written to each connection and fails a
+		// write once the queue is full, rather than block the writer
+		// (WHEP's live writers serve many peers; see deliver/whep).
 		t.tcp = ice.NewTCPMuxDefault(ice.TCPMuxParams{Listener: ln, Logger: lf.NewLogger("ice"), ReadBufferSize: 8,
 			WriteBufferSize: 4 << 20, FirstStunBindTimeout: 5 * time.Second})
 		if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP.IsLoopback() {

@@ -55,10 +55,9 @@ func TestICETCPOnHTTPPort(t *testing.T) {
 		t.Errorf("selected pair %s, want TCP to port %s", pair, httpPort)
 	}
 	webrtctest.WaitFor(t, 10*time.Second, "30 video frames", func() bool { return c.videoFrames.Load() >= 30 })
-	// Served on its own goroutine: a TCP write that blocks must not stall
-	// a live writer's other viewers.
-	if n := whep.LiveWriters(p.whep); n != 0 {
-		t.Errorf("an ICE-TCP viewer in %d live writers", n)
+	// Served by the stream's live writer, as over UDP.
+	if n := whep.LiveViewers(p.whep); n != 1 {
+		t.Errorf("an ICE-TCP viewer: %d viewers of live writers, want 1", n)
 	}
 	c.mu.Lock()
 	first := c.firstNALs

@@ -12,29 +12,30 @@ import (
 	"github.com/liveloop/liveloop/webrtcapi"
 )
 
-// The live writers. A viewer reached over UDP has no goroutine of its
-// own: each hub stream with such viewers has a live writer, a few
-// goroutines (one per CPU) that serve all of them. When the stream has
-// news (its change channel, hub.Stream.Changed, closes), a viewer joins
-// or leaves, or audio held back for its video frame is due, the writer
-// runs a round: the viewers, in chunks of liveChunk that the writer's
-// goroutines take in turn until none are left, are each drained without
-// waiting (hub.Subscriber.Poll, see viewer.serve) and what they get is
-// written: the frames as RTP, the companion's audio, one flush of the
-// peer's webrtcapi.Batch. The next round starts when this one is over, so
-// a viewer is served by one goroutine at a time, in order, and its
-// Subscriber, writer and batch are touched by nothing else. Between
-// rounds the writer adds the viewers that joined and lets go of those
-// whose sessions ended (closing their subscribers, companions and
-// batches, then releasing their sessions, see resource.Session.Hold); it
-// stops once it has none.
+// The live writers. A viewer has no goroutine of its own: each hub stream
+// with viewers has a live writer, a few goroutines (one per CPU) that
+// serve all of them. When the stream has news (its change channel,
+// hub.Stream.Changed, closes), a viewer joins or leaves, or audio held
+// back for its video frame is due, the writer runs a round: the viewers,
+// in chunks of liveChunk that the writer's goroutines take in turn until
+// none are left, are each drained without waiting (hub.Subscriber.Poll,
+// see viewer.serve) and what they get is written: the frames as RTP, the
+// companion's audio, one flush of the peer's webrtcapi.Batch. The next
+// round starts when this one is over, so a viewer is served by one
+// goroutine at a time, in order, and its Subscriber, writer and batch are
+// touched by nothing else. Between rounds the writer adds the viewers
+// that joined and lets go of those whose sessions ended (closing their
+// subscribers, companions and batches, then releasing their sessions, see
+// resource.Session.Hold); it stops once it has none.
 //
 // Why: a goroutine per viewer kept a stack sized for the deepest write
 // (pion's SRTP and ICE, the batch) for as long as the viewer watched, and
 // a frame woke one goroutine per viewer; the writers' few stacks are
-// shared by all viewers. A viewer over ICE-TCP is the exception
-// (viewer.runAlone): a TCP write blocks while the peer's receive window
-// is full, and must not stall the other viewers.
+// shared by all viewers. No viewer's write waits on its peer: over UDP
+// every viewer shares one socket, and over ICE-TCP pion's mux queues what
+// is written to each connection (webrtcapi.Transport gives it a write
+// buffer) and fails the write, which ends that session, once a stalled
+// peer's queue is full.
 
 // liveChunk is how many viewers a writer goroutine serves at a time: small
 // enough that the goroutines of a round finish together (a viewer's frame
@@ -51,13 +52,12 @@ type live struct {
 	wg      sync.WaitGroup
 }
 
-// viewer is a session playing its stream: served by the stream's live
-// writer, or by runAlone.
+// viewer is a session its stream's live writer serves.
 type viewer struct {
 	s       *session
 	w       *mainWriter
 	sub     *hub.Subscriber
-	batch   *webrtcapi.Batch // nil: not batched (see session.route)
+	batch   *webrtcapi.Batch // nil: not batched (see session.batch)
 	release func()           // the session's hold (resource.Session.Hold)
 	left    atomic.Bool      // the session ended: the writer lets go of it
 }
@@ -377,46 +377,6 @@ func (lw *liveWriter) work(r *round) {
 				lw.timer.Reset(time.Duration(hold))
 			}
 			close(r.done)
-		}
-	}
-}
-
-// runAlone serves a viewer on a goroutine of its own, waiting for its
-// stream as a live writer does. It is for viewers over ICE-TCP: a write to
-// a TCP connection blocks while the peer's receive window is full, and a
-// live writer blocked on one viewer would stall all the others. It
-// returns, letting go of the viewer, once the session ends.
-func (v *viewer) runAlone() {
-	defer v.close()
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	for {
-		changed := v.sub.Stream().Changed()
-		hold, more := v.serve()
-		if v.s.Context().Err() != nil {
-			return
-		}
-		if more {
-			continue
-		}
-		var due <-chan time.Time
-		if hold > 0 {
-			if timer == nil {
-				timer = time.NewTimer(hold)
-			} else {
-				timer.Reset(hold)
-			}
-			due = timer.C
-		}
-		select {
-		case <-changed:
-		case <-due:
-		case <-v.s.Context().Done():
-			return
 		}
 	}
 }

@@ -188,8 +188,8 @@ func (s *session) Ended() {
 // Connected plays the stream's video (and its audio, if Opus) from the
 // moment the peer connects, starting at the GOP cache's newest keyframe:
 // the session becomes a viewer of its stream's live writer (see live.go)
-// or, over ICE-TCP, is served on a goroutine of its own, until its
-// context ends. resource.Session calls it from pion's state callback.
+// until its context ends. resource.Session calls it from pion's state
+// callback.
 func (s *session) Connected() {
 	release, ok := s.Hold()
 	if !ok {
@@ -230,32 +230,23 @@ func (s *session) Connected() {
 	}
 	// The packets of each batch from the hub (a frame, or several while
 	// catching up) go to the peer together (see webrtcapi.Batch).
-	var tcp bool
-	v.batch, tcp = s.route()
-	if tcp {
-		go v.runAlone() // owned by the session, through its hold
-		return
-	}
+	v.batch = s.batch()
 	s.h.join(v)
 }
 
-// route tells how the peer is reached: over ICE-TCP (tcp), or over UDP,
-// with the batch of the peer's address (the selected candidate pair's
-// remote), or nil if the address is not known or the transport cannot
-// batch.
-func (s *session) route() (b *webrtcapi.Batch, tcp bool) {
+// batch returns the batch of the peer's UDP address (the selected
+// candidate pair's remote), or nil: over ICE-TCP, or if the address is
+// not known or the transport cannot batch.
+func (s *session) batch() *webrtcapi.Batch {
 	pair, err := s.PeerConnection().SCTP().Transport().ICETransport().GetSelectedCandidatePair()
-	if err != nil || pair == nil || pair.Remote == nil {
-		return nil, false
-	}
-	if pair.Remote.Protocol != webrtc.ICEProtocolUDP {
-		return nil, pair.Remote.Protocol == webrtc.ICEProtocolTCP
+	if err != nil || pair == nil || pair.Remote == nil || pair.Remote.Protocol != webrtc.ICEProtocolUDP {
+		return nil
 	}
 	addr, err := netip.ParseAddr(pair.Remote.Address)
 	if err != nil {
-		return nil, false
+		return nil
 	}
-	return s.h.tr.Batch(netip.AddrPortFrom(addr, pair.Remote.Port)), false
+	return s.h.tr.Batch(netip.AddrPortFrom(addr, pair.Remote.Port))
 }
 
 func (t *rtpTrack) bindingOrNil() *binding {
