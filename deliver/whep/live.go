@@ -74,16 +74,17 @@ func (v *viewer) close() {
 	v.release()
 }
 
-// liveShare is how many of a viewer's frames a round writes at most
-// before it goes on to the next viewer: a viewer catching up (its first
-// GOP, or after a skip or a PLI) does not hold back the others' live
-// frames for all of its backlog; the rest goes in the next rounds.
+// liveShare is how many of a viewer's frames a round writes before it
+// goes on to the next viewer (finishing the batch from the hub it is in,
+// at most hub.MaxBatch packets): a viewer catching up (its first GOP, or
+// after a skip or a PLI) does not hold back the others' live frames for
+// all of its backlog; the rest goes in the next rounds.
 const liveShare = 8
 
 // serve drains the viewer's subscriber without waiting and writes what it
 // returns: the frames as RTP, the companion's audio, one flush of the
-// batch. It stops early, reporting more, once it has written liveShare
-// frames; otherwise, if the subscriber holds audio back for its video
+// batch. It stops early, reporting more, after the batch that brought
+// it to liveShare frames; otherwise, if the subscriber holds audio back for its video
 // frame, it returns how long until the audio is due.
 func (v *viewer) serve() (hold time.Duration, more bool) {
 	s, w := v.s, v.w
