@@ -208,7 +208,7 @@ func TestRunWHEP(t *testing.T) {
 		t.Skip("runs for several seconds")
 	}
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("needs ffmpeg for the Opus track")
+		t.Fatal("ffmpeg is not installed (the Opus track needs it): make deps (or make test) installs it")
 	}
 	t.Cleanup(func() { checkNoLoadtestGoroutines(t) }) // runs after the server stopped
 	srv := testserver.Start(t, nil)

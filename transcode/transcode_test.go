@@ -22,7 +22,7 @@ import (
 
 func requireFFmpeg(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed")
+		t.Fatal("ffmpeg is not installed: make deps (or make test) installs it")
 	}
 }
 

@@ -89,7 +89,7 @@ type browserSample struct {
 // from a page served by the test; its video shows frames.
 func TestChromiumPlaysWHEP(t *testing.T) {
 	if _, err := exec.LookPath("chromium"); err != nil {
-		t.Skip("chromium not installed")
+		t.Fatal("chromium is not installed: make deps (or make test) installs it")
 	}
 	webrtctest.CheckLeaks(t)
 	p := newPipeline(t, true)

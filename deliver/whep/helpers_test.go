@@ -90,7 +90,7 @@ func newPipeline(t *testing.T, withTranscode bool) *pipeline {
 func (p *pipeline) publishFFmpeg(t *testing.T, stream string, seconds int) {
 	t.Helper()
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed")
+		t.Fatal("ffmpeg is not installed: make deps (or make test) installs it")
 	}
 	args := []string{"-hide_banner", "-loglevel", "error", "-re",
 		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",

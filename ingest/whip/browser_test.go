@@ -185,7 +185,7 @@ type publishResult struct {
 // session and closes the Sink.
 func TestChromiumPublishesWHIP(t *testing.T) {
 	if _, err := exec.LookPath("chromium"); err != nil {
-		t.Skip("chromium not installed")
+		t.Fatal("chromium is not installed: make deps (or make test) installs it")
 	}
 	webrtctest.CheckLeaks(t)
 	p := newPipeline(t, whip.Config{})
