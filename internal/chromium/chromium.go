@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -130,4 +131,48 @@ func NewTab(ctx context.Context, fresh bool) (tab context.Context, cancel contex
 // exception or a rejected promise is an error.
 func Eval[T any](tab context.Context, js string) (T, error) {
 	return chromedp.Run(tab, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+}
+
+// FakeMedia returns ExtraFlags for a page that captures and publishes:
+// Chromium's fake camera and microphone (a test pattern and a tone),
+// granted without a prompt, and WebRTC to loopback addresses.
+func FakeMedia() map[string]any {
+	return map[string]any{
+		"use-fake-device-for-media-stream":  true,
+		"use-fake-ui-for-media-stream":      true,
+		"allow-loopback-in-peer-connection": true,
+	}
+}
+
+// FramesShown waits until the first video element of the tab's page has
+// shown at least min frames (its totalVideoFrames), or for at most
+// within, and returns how many it has shown.
+func FramesShown(tab context.Context, min int, within time.Duration) (int, error) {
+	return Eval[int](tab, fmt.Sprintf(`(async (min, within) => {
+  const frames = () => { const v = document.querySelector('video'); return v ? v.getVideoPlaybackQuality().totalVideoFrames : 0; };
+  const deadline = performance.now() + within;
+  while (frames() < min && performance.now() < deadline) await new Promise(r => setTimeout(r, 50));
+  return frames();
+})(%d, %d)`, min, within.Milliseconds()))
+}
+
+// Plays checks that the tab's video plays: it has shown n frames within
+// the given time, then n more within it again. The error says where it
+// stopped.
+func Plays(tab context.Context, n int, within time.Duration) error {
+	first, err := FramesShown(tab, n, within)
+	if err != nil {
+		return err
+	}
+	if first < n {
+		return fmt.Errorf("chromium: %d frames shown in %v, want %d", first, within, n)
+	}
+	later, err := FramesShown(tab, first+n, within)
+	if err != nil {
+		return err
+	}
+	if later < first+n {
+		return fmt.Errorf("chromium: frames stopped at %d (%d before)", later, first)
+	}
+	return nil
 }

@@ -1,5 +1,0 @@
-package whip_test
-
-import "fmt"
-
-func fmtJS(format string, args ...any) string { return fmt.Sprintf(format, args...) }
