@@ -5,7 +5,9 @@
 //
 // Life cycle: New starts a browser and returns a context for its first tab;
 // NewTab opens more tabs (optionally each in a fresh browser context, like a
-// first visit); Eval runs JavaScript in a tab. The cancel func that New
+// first visit); Eval runs JavaScript in a tab, and FramesShown and Plays
+// check a page's video with it. FakeMedia gives the flags of a page that
+// captures a camera and microphone. The cancel func that New
 // returns closes the browser, waits for its process to exit and removes the
 // profile directory if New made it. A browser is also killed if the program
 // that started it dies (chromedp sets a parent-death signal on Linux).
